@@ -1,0 +1,5 @@
+"""``python -m embedbench``."""
+
+from embedbench.cli import main
+
+main()

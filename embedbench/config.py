@@ -1,0 +1,43 @@
+"""The experiment file (``bench.toml``): load it and validate each section with clear errors.
+
+Each pipeline package owns the schema of its own section (``prep.config``, ``train.config``,
+``evalsuite.config``); this module only reads TOML and turns pydantic errors into messages that
+name the file, the key and the allowed values.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from embedbench.errors import EmbedbenchError
+
+M = TypeVar("M", bound=BaseModel)
+
+DEFAULT_CONFIG = Path("bench.toml")
+
+
+def load_toml(path: str | Path = DEFAULT_CONFIG) -> dict[str, Any]:
+    """Parse a TOML file; a missing file or a syntax error raises ``EmbedbenchError`` naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise EmbedbenchError(f"config file {path} not found; pass --config PATH or create bench.toml")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise EmbedbenchError(f"{path}: invalid TOML: {exc}") from exc
+
+
+def validate_section(model: type[M], data: Any, *, section: str, source: str | Path = DEFAULT_CONFIG) -> M:
+    """Validate ``data`` against ``model``; errors name ``source``, the dotted key and what was expected."""
+    try:
+        return model.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in (section, *err["loc"]))
+            lines.append(f"  {key}: {err['msg']} (got {err.get('input')!r})")
+        raise EmbedbenchError(f"{source}: invalid [{section}] section:\n" + "\n".join(lines)) from None

@@ -1,0 +1,26 @@
+"""Where embedbench keeps its caches (models assembled from parts, embeddings, fingerprints)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def cache_dir() -> Path:
+    """Root of embedbench's caches: ``$EMBEDBENCH_CACHE`` or ``~/.cache/embedbench``."""
+    root = os.environ.get("EMBEDBENCH_CACHE") or Path.home() / ".cache" / "embedbench"
+    path = Path(root)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def models_dir() -> Path:
+    """Folder for models embedbench builds or reassembles (mpnet, L3, tiny)."""
+    path = Path(os.environ.get("EMBEDBENCH_MODELS_CACHE") or cache_dir() / "models")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def embedding_db() -> Path:
+    """The SQLite file of the shared embedding cache."""
+    return Path(os.environ.get("EMBEDBENCH_EMBEDDINGS") or cache_dir() / "embeddings.sqlite")

@@ -1,0 +1,1 @@
+"""evalsuite: evaluation tasks, baselines, statistics, results store, reports and the regression gate."""

@@ -1,0 +1,1 @@
+"""prep: readers, cleaning, dedupe, leakage checks and hard-negative mining that build training sets."""

@@ -1,0 +1,1 @@
+"""train: thin fine-tuning over SentenceTransformerTrainer, with the loss chosen from the data."""
