@@ -24,3 +24,15 @@ def models_dir() -> Path:
 def embedding_db() -> Path:
     """The SQLite file of the shared embedding cache."""
     return Path(os.environ.get("EMBEDBENCH_EMBEDDINGS") or cache_dir() / "embeddings.sqlite")
+
+
+def repo_root() -> Path:
+    """The project checkout this package runs from (editable install), else the working directory."""
+    here = Path(__file__).resolve().parents[1]
+    return here if (here / "pyproject.toml").is_file() else Path.cwd()
+
+
+def data_dir() -> Path:
+    """The real datasets: ``$EMBEDBENCH_DATA`` or ``../shared/data`` beside the checkout."""
+    env = os.environ.get("EMBEDBENCH_DATA")
+    return Path(env) if env else (repo_root().parent / "shared" / "data").resolve()
