@@ -52,8 +52,10 @@ def models_command() -> None:
     from embedbench.models import list_models
 
     table = Table(title="embedbench models")
-    for col in ("name", "dim", "params (M)", "size (MB)", "installed", "install / notes"):
-        table.add_column(col)
+    table.add_column("name", no_wrap=True)
+    for col in ("dim", "params (M)", "size (MB)", "installed"):
+        table.add_column(col, justify="right")
+    table.add_column("install / notes", overflow="fold")
     for row in list_models():
         size = f"{row.size_mb:.0f}" if row.size_mb is not None else "-"
         table.add_row(

