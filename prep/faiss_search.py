@@ -1,0 +1,116 @@
+"""Top-k inner-product search with FAISS: exact for small corpora, a trained IVF index for large ones.
+
+Queries are searched in batches, so memory beyond the index is ``batch_size × k`` scores and ids,
+never ``queries × corpus``. Vectors are expected L2-normalised, so inner product is cosine similarity.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from embedbench.errors import EmbedbenchError
+
+IndexKind = Literal["auto", "flat", "ivf"]
+
+# Points per inverted list used to train IVF centroids (FAISS warns below 39 per list).
+TRAIN_POINTS_PER_LIST = 64
+
+
+@dataclass(frozen=True)
+class IndexPlan:
+    """The index actually used: ``flat`` (exact) or ``ivf`` with its list count and lists probed."""
+
+    kind: Literal["flat", "ivf"]
+    nlist: int = 0
+    nprobe: int = 0
+
+    def describe(self) -> str:
+        """One line for logs and reports, e.g. ``IVF(nlist=1000, nprobe=32)``."""
+        return "exact (IndexFlatIP)" if self.kind == "flat" else f"IVF(nlist={self.nlist}, nprobe={self.nprobe})"
+
+
+def plan_index(
+    n_vectors: int,
+    kind: IndexKind = "auto",
+    *,
+    auto_threshold: int = 200_000,
+    nlist: int | None = None,
+    nprobe: int = 32,
+) -> IndexPlan:
+    """Choose the index for a corpus of ``n_vectors``.
+
+    ``auto`` is exact search up to ``auto_threshold`` vectors and IVF beyond. IVF's list count defaults
+    to ``round(sqrt(n))`` (FAISS's rule of thumb), capped so every list gets training points; ``nprobe``
+    is capped at the list count.
+    """
+    if n_vectors < 1:
+        raise EmbedbenchError("cannot build a search index over an empty corpus")
+    chosen = ("flat" if n_vectors <= auto_threshold else "ivf") if kind == "auto" else kind
+    if chosen == "flat":
+        return IndexPlan("flat")
+    lists = nlist if nlist is not None else max(1, round(math.sqrt(n_vectors)))
+    lists = max(1, min(lists, n_vectors // 39 or 1))
+    return IndexPlan("ivf", lists, max(1, min(nprobe, lists)))
+
+
+def build_index(vectors: np.ndarray, plan: IndexPlan, *, seed: int = 0) -> object:
+    """A FAISS inner-product index over ``vectors`` (float32, shape ``(n, d)``), trained if IVF.
+
+    IVF centroids are trained on a seeded sample of ``TRAIN_POINTS_PER_LIST × nlist`` vectors.
+    """
+    import faiss
+
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or len(vectors) == 0:
+        raise EmbedbenchError(f"vectors must be a non-empty 2D array, got shape {vectors.shape}")
+    dim = vectors.shape[1]
+    if plan.kind == "flat":
+        index = faiss.IndexFlatIP(dim)
+    else:
+        quantizer = faiss.IndexFlatIP(dim)
+        index = faiss.IndexIVFFlat(quantizer, dim, plan.nlist, faiss.METRIC_INNER_PRODUCT)
+        n_train = min(len(vectors), TRAIN_POINTS_PER_LIST * plan.nlist)
+        rng = np.random.default_rng(seed)
+        sample = vectors if n_train == len(vectors) else vectors[np.sort(rng.choice(len(vectors), n_train, replace=False))]
+        index.cp.seed = seed
+        index.train(sample)
+        index.nprobe = plan.nprobe  # FAISS's Python wrapper keeps ``quantizer`` alive with the index
+    index.add(vectors)
+    return index
+
+
+def search_batches(
+    index: object, queries: np.ndarray, k: int | np.ndarray, *, batch_size: int = 1024
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Yield ``(start, scores, ids)`` per batch of queries; each row is sorted by descending score.
+
+    ``k`` is one value, or one per query (a batch then searches with its largest value). ``k`` is
+    clamped to the index size; ids of ``-1`` (IVF lists too small to fill ``k``) mean "no result".
+    """
+    n_total = int(index.ntotal)  # type: ignore[attr-defined]
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    per_query = np.broadcast_to(np.asarray(k, dtype=np.int64), (len(queries),))
+    for start in range(0, len(queries), batch_size):
+        batch = queries[start : start + batch_size]
+        kk = int(min(n_total, max(1, int(per_query[start : start + batch_size].max()))))
+        scores, ids = index.search(batch, kk)  # type: ignore[attr-defined]
+        yield start, scores, ids
+
+
+def exact_topk(vectors: np.ndarray, queries: np.ndarray, k: int, *, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-``k`` ids and scores of every query (for checks and benchmarks; memory is queries × k)."""
+    index = build_index(vectors, IndexPlan("flat"))
+    parts = list(search_batches(index, queries, k, batch_size=batch_size))
+    return np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
+
+
+def recall_at_k(approx_ids: np.ndarray, exact_ids: np.ndarray, k: int) -> float:
+    """Mean fraction of each query's exact top-``k`` ids that the approximate search also returned in its top ``k``."""
+    a, e = approx_ids[:, :k], exact_ids[:, :k]
+    hits = sum(len(np.intersect1d(a[i][a[i] >= 0], e[i])) for i in range(len(e)))
+    return hits / float(e.size) if e.size else 0.0
