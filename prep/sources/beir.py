@@ -93,8 +93,10 @@ def read_qrels(path: str | Path) -> pl.DataFrame:
     dup = df.filter(pl.struct("query_id", "doc_id").is_duplicated())
     if dup.height:
         r = dup.row(0, named=True)
+        rows = dup.filter((pl.col("query_id") == r["query_id"]) & (pl.col("doc_id") == r["doc_id"]))[ROW].to_list()
         raise EmbedbenchError(
-            f"{where(path, r[ROW])}: pair ({r['query_id']}, {r['doc_id']}) is judged more than once; keep one line"
+            f"{where(path, rows[-1])}: pair ({r['query_id']}, {r['doc_id']}) is judged more than once, "
+            f"on lines {rows}; keep one line"
         )
     df = df.select("query_id", "doc_id", "score", ROW)
     check_schema(df, QRELS, str(path))
@@ -106,7 +108,7 @@ def _require_known(qrels: pl.DataFrame, column: str, known: pl.DataFrame, path: 
     if unknown.height:
         r = unknown.row(0, named=True)
         raise EmbedbenchError(
-            f"{where(path, r[ROW], column.replace('_', '-'))}: id {r[column]!r} is not in {other}"
+            f"{where(path, r[ROW], {'query_id': 'query-id', 'doc_id': 'corpus-id'}[column])}: id {r[column]!r} is not in {other}"
             + (f" ({unknown.height - 1} more such lines)" if unknown.height > 1 else "")
             + f"; add it to {other.name} or remove the qrels line"
         )
