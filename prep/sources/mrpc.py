@@ -15,7 +15,7 @@ from embedbench.errors import EmbedbenchError
 from prep.schemas import BINARY_PAIR, PAIR, check_schema
 from prep.sources.common import ROW, SOURCE, cast_column, read_lines, require_file, split_fields, where
 
-MRPC_FIELDS = ["label", "id1", "id2", "sentence1", "sentence2"]
+MRPC_FIELDS = ["quality", "id1", "id2", "sentence1", "sentence2"]
 
 
 def read_mrpc(path: str | Path) -> pl.DataFrame:
@@ -25,14 +25,14 @@ def read_mrpc(path: str | Path) -> pl.DataFrame:
     if lines.item(0, "line").lower().startswith("quality\t"):
         lines = lines.slice(1)
     df = split_fields(lines, path, MRPC_FIELDS)
-    df = cast_column(df, "label", pl.Int64, path, "a quality label 0 or 1")
-    bad = df.filter(~pl.col("label").is_in([0, 1]))
+    df = cast_column(df, "quality", pl.Int64, path, "a quality label 0 or 1")
+    bad = df.filter(~pl.col("quality").is_in([0, 1]))
     if bad.height:
         r = bad.row(0, named=True)
         raise EmbedbenchError(
-            f"{where(path, r[ROW], 'quality')}: expected 0 or 1, got {r['label']}; fix the label or remove the line"
+            f"{where(path, r[ROW], 'quality')}: expected 0 or 1, got {r['quality']}; fix the label or remove the line"
         )
-    out = df.select("sentence1", "sentence2", "label", "id1", "id2", pl.lit(path.name).alias(SOURCE), ROW)
+    out = df.select("sentence1", "sentence2", pl.col("quality").alias("label"), "id1", "id2", pl.lit(path.name).alias(SOURCE), ROW)
     check_schema(out, BINARY_PAIR, str(path))
     return out
 
