@@ -63,13 +63,14 @@ def _draw(df: pl.DataFrame, seed: int, negatives: bool) -> pl.DataFrame:
     start = np.arange(n) - pos_in_group
     # partner: uniform over the other (size - 1) members of the group, skipping the row itself
     u = (rng.random(n) * np.maximum(size - 1, 1)).astype(np.int64)
-    cols = [pl.Series("_pos", start + u + (u >= pos_in_group))]
+    own = np.arange(n)
     keep = size > 1
+    cols = [pl.Series("_pos", np.where(keep, start + u + (u >= pos_in_group), own))]
     if negatives:
         # negative: uniform over the (n - size) rows outside the group, skipping the group's block
         v = (rng.random(n) * np.maximum(n - size, 1)).astype(np.int64)
-        cols.append(pl.Series("_neg", v + np.where(v >= start, size, 0)))
         keep &= size < n
+        cols.append(pl.Series("_neg", np.where(size < n, v + np.where(v >= start, size, 0), own)))
     return srt.with_columns(*cols, pl.Series("_keep", keep))
 
 
