@@ -1,0 +1,142 @@
+"""Schema of the ``[eval]`` section of the experiment file.
+
+Example::
+
+    [eval]
+    models = ["all-MiniLM-L6-v2", "paraphrase-MiniLM-L3-v2", "bm25", "models/scifact"]
+    baseline = "all-MiniLM-L6-v2"
+    tasks = ["stsb", "scifact", { name = "snli-triplets", limit = 2000 }]
+    bootstrap = 1000            # resamples for CIs and paired tests
+    seed = 0
+    report_name = "eval"        # -> reports/eval.md
+
+    [eval.check]                # `embedbench check` defaults
+    candidate = "models/scifact"
+    tolerance = 0.01            # allowed drop of any task's main metric
+    tolerances = { stsb = 0.005 }
+
+A task entry is a registry name, or a table whose ``name`` picks the task and whose other keys are
+the task's options (fields of its dataclass). ``"bm25"`` is the lexical baseline (retrieval only).
+Relative paths (results, reports, expected file, model folders) are resolved against the folder of
+the config file, so the config works from any working directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from embedbench.config import DEFAULT_CONFIG, load_toml, validate_section
+
+BM25 = "bm25"
+
+
+class TaskEntry(BaseModel):
+    """One configured task: its registry name plus options passed to the task's constructor."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str = Field(min_length=1)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The task options (every key but ``name``)."""
+        return dict(self.model_extra or {})
+
+
+class CheckConfig(BaseModel):
+    """Defaults of the regression gate (``embedbench check``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    candidate: str | None = None
+    baseline: str | None = None
+    expected: Path | None = None
+    tasks: list[str] | None = None
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    tolerance: float = Field(0.01, ge=0)
+    tolerances: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("tolerances")
+    @classmethod
+    def _non_negative(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = {k: t for k, t in v.items() if t < 0}
+        if bad:
+            raise ValueError(f"tolerances must be >= 0, got {bad}")
+        return v
+
+    def tolerance_for(self, task: str) -> float:
+        """The allowed drop of ``task``'s main metric."""
+        return self.tolerances.get(task, self.tolerance)
+
+
+class EvalConfig(BaseModel):
+    """Everything ``embedbench eval``, ``report`` and ``check`` read from ``[eval]``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    models: list[str] = Field(default_factory=lambda: ["all-MiniLM-L6-v2"], min_length=1)
+    baseline: str | None = None
+    tasks: list[str | TaskEntry] = Field(default_factory=list)
+    bootstrap: int = Field(1000, ge=100, le=100_000)
+    seed: int = 0
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    test: Literal["auto", "randomization", "t-test", "bootstrap"] = "auto"
+    batch_size: int = Field(64, ge=1)
+    results_dir: Path = Path("results")
+    reports_dir: Path = Path("reports")
+    report_name: str = Field("eval", pattern=r"^[A-Za-z0-9_.-]+$")
+    check: CheckConfig = Field(default_factory=CheckConfig)
+
+    @model_validator(mode="after")
+    def _baseline_is_a_model(self) -> EvalConfig:
+        if self.baseline is not None and self.baseline not in self.models:
+            raise ValueError(f"baseline {self.baseline!r} is not one of models {self.models}")
+        names = [t.name for t in self.task_entries]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"task(s) listed twice: {dupes}; give each entry its own name")
+        return self
+
+    @property
+    def task_entries(self) -> list[TaskEntry]:
+        """The tasks as entries (plain names become entries without options)."""
+        return [TaskEntry(name=t) if isinstance(t, str) else t for t in self.tasks]
+
+    @property
+    def baseline_model(self) -> str:
+        """The model every other model is compared with (default: the first model)."""
+        return self.baseline or self.models[0]
+
+    def resolved(self, base: Path) -> EvalConfig:
+        """A copy with relative paths (and model folders that exist there) made relative to ``base``."""
+
+        def fix(p: Path | None) -> Path | None:
+            return None if p is None or p.is_absolute() else base / p
+
+        def model(m: str) -> str:
+            candidate = base / m
+            return str(candidate) if m != BM25 and not Path(m).is_absolute() and candidate.is_dir() else m
+
+        check = self.check.model_copy(update={
+            "expected": fix(self.check.expected) or self.check.expected,
+            "candidate": model(self.check.candidate) if self.check.candidate else None,
+            "baseline": model(self.check.baseline) if self.check.baseline else None,
+        })
+        return self.model_copy(update={
+            "results_dir": fix(self.results_dir) or self.results_dir,
+            "reports_dir": fix(self.reports_dir) or self.reports_dir,
+            "models": [model(m) for m in self.models],
+            "baseline": model(self.baseline) if self.baseline else None,
+            "check": check,
+        })
+
+
+def load_eval_config(path: str | Path = DEFAULT_CONFIG) -> EvalConfig:
+    """Read and validate ``[eval]`` of the experiment file, paths resolved against its folder."""
+    path = Path(path)
+    data = load_toml(path)
+    cfg = validate_section(EvalConfig, data.get("eval"), section="eval", source=path)
+    return cfg.resolved(path.resolve().parent)

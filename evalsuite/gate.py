@@ -1,0 +1,283 @@
+"""The regression gate: is a candidate model significantly worse than a reference, beyond a tolerance?
+
+The reference is a baseline model's stored results, or a committed expected-results file. Per task,
+on the reference's main metric, the check is one-sided: a task **regresses** only when
+
+    candidate < reference - tolerance   AND   the drop is significant (one-sided p < alpha).
+
+With per-item reference data (a stored baseline, or an expected file that keeps ``per_item``) the
+p-value is the paired test of ``statistics.compare(..., alternative="less")`` over the same items.
+With a bare expected value, it is the candidate's bootstrap: the share of resampled candidate scores
+at or above the expected value. A metric with no per-item data at all (e.g. mteb's own scores) has
+no test: a drop beyond the tolerance fails on its own. A reference task without a candidate result
+fails as ``missing``.
+
+Expected-results file (JSON, committed; ``write_expected`` creates one from stored results)::
+
+    {
+      "format": "embedbench.expected/1",
+      "model": "all-MiniLM-L6-v2",            # whose results these are
+      "model_fingerprint": "3f1c…",
+      "created": "2026-01-01T00:00:00+00:00",
+      "tasks": {
+        "stsb": {
+          "metric": "cosine_spearman",         # the metric the gate checks
+          "value": 0.8203,                     # its expected value
+          "dataset_hash": "9ab2…",             # optional: the data it was measured on (checked)
+          "tolerance": 0.005,                  # optional: overrides the config's tolerance
+          "per_item": {"id": […], "score": […], "gold": […]},   # optional: enables a paired test
+          "aggregations": {"cosine_spearman": "spearman:score,gold"}
+        }
+      }
+    }
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from embedbench.errors import EmbedbenchError
+from embedbench.io import write_json_atomic
+from evalsuite.results import ResultsStore
+from evalsuite.statistics import bootstrap_ci, compare, has_ci, resample_indices
+from evalsuite.statistics import aggregate as aggregate_metric
+from evalsuite.types import TaskResult
+
+EXPECTED_FORMAT = "embedbench.expected/1"
+
+
+class ExpectedTask(BaseModel):
+    """One task's expected value (and optional per-item data)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: str
+    value: float
+    dataset_hash: str = ""
+    tolerance: float | None = Field(None, ge=0)
+    per_item: dict[str, list[Any]] = Field(default_factory=dict)
+    aggregations: dict[str, str] = Field(default_factory=dict)
+
+
+class ExpectedFile(BaseModel):
+    """The whole expected-results file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: str
+    model: str
+    model_fingerprint: str = ""
+    created: str = ""
+    tasks: dict[str, ExpectedTask] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class GateRow:
+    """The verdict on one task."""
+
+    task: str
+    metric: str
+    candidate: float | None
+    reference: float
+    diff: float | None
+    low: float | None
+    high: float | None
+    p_value: float | None
+    tolerance: float
+    status: str  # ok | within tolerance | not significant | regressed | missing
+
+    @property
+    def failed(self) -> bool:
+        """True for a significant regression beyond tolerance, or a missing candidate result."""
+        return self.status in ("regressed", "missing")
+
+
+@dataclass(frozen=True)
+class GateReport:
+    """All rows of one check."""
+
+    candidate: str
+    reference: str
+    alpha: float
+    rows: list[GateRow]
+
+    @property
+    def passed(self) -> bool:
+        """True when no task failed."""
+        return not any(r.failed for r in self.rows)
+
+    @property
+    def failures(self) -> list[GateRow]:
+        """The rows that failed."""
+        return [r for r in self.rows if r.failed]
+
+
+def read_expected(path: str | Path) -> ExpectedFile:
+    """Read and validate an expected-results file; errors name the file and the bad key."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EmbedbenchError(f"{path}: expected-results file not found; create one with `embedbench expected`") from None
+    except json.JSONDecodeError as exc:
+        raise EmbedbenchError(f"{path}, line {exc.lineno}, column {exc.colno}: malformed JSON ({exc.msg})") from None
+    try:
+        expected = ExpectedFile.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(map(str, err["loc"]))
+        raise EmbedbenchError(f"{path}: {key}: {err['msg']} (see evalsuite.gate for the format)") from None
+    if expected.format != EXPECTED_FORMAT:
+        raise EmbedbenchError(f"{path}: format {expected.format!r}; expected {EXPECTED_FORMAT!r}")
+    return expected
+
+
+def expected_as_result(name: str, task: str, exp: ExpectedTask, source: str) -> TaskResult:
+    """An expected entry as a ``TaskResult`` (so the same paired comparison applies)."""
+    return TaskResult(
+        task=task, task_type="expected", model=name, model_fingerprint="", dataset=source,
+        dataset_hash=exp.dataset_hash, main_metric=exp.metric, metrics={exp.metric: exp.value},
+        per_item=exp.per_item, aggregations=exp.aggregations,
+    )
+
+
+def write_expected(
+    store: ResultsStore, model: str, path: str | Path, *, tasks: list[str] | None = None, per_item: bool = True
+) -> Path:
+    """Write the expected-results file of ``model``'s stored results (main metric per task)."""
+    results = store.load_all(models=[model], tasks=tasks)
+    if not results:
+        raise EmbedbenchError(f"no stored results for model {model!r} in {store.root}; run `embedbench eval` first")
+    entries = {}
+    for r in results:
+        keep = per_item and has_ci(r, r.main_metric)
+        entries[r.task] = {
+            "metric": r.main_metric, "value": r.metrics[r.main_metric], "dataset_hash": r.dataset_hash,
+            **({"per_item": r.per_item, "aggregations": {r.main_metric: r.aggregations[r.main_metric]}} if keep else {}),
+        }
+    doc = {
+        "format": EXPECTED_FORMAT, "model": results[0].model, "model_fingerprint": results[0].model_fingerprint,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"), "tasks": entries,
+    }
+    return write_json_atomic(path, doc)
+
+
+def _status(diff: float, p: float | None, tol: float, alpha: float) -> str:
+    if diff >= 0:
+        return "ok"
+    if diff >= -tol:
+        return "within tolerance"
+    if p is not None and p >= alpha:
+        return "not significant"
+    return "regressed"
+
+
+def check_task(
+    cand: TaskResult, ref: TaskResult, metric: str, *, tolerance: float, alpha: float, n: int, seed: int
+) -> GateRow:
+    """The verdict on one task: paired when both sides have per-item data, else the candidate's bootstrap."""
+    ref_value = ref.metrics[metric]
+    if metric not in cand.metrics:
+        raise EmbedbenchError(f"{cand.model} on {cand.task}: no metric {metric!r} (has {', '.join(cand.metrics)})")
+    if cand.dataset_hash and ref.dataset_hash and cand.dataset_hash != ref.dataset_hash:
+        raise EmbedbenchError(
+            f"{cand.task}: candidate and reference were measured on different data (dataset hash "
+            f"{cand.dataset_hash[:12]} vs {ref.dataset_hash[:12]}); re-run the evaluation or refresh the expected file"
+        )
+    if has_ci(cand, metric) and has_ci(ref, metric):
+        c = compare(cand, ref, metric, n=n, seed=seed, alpha=alpha, alternative="less")
+        return GateRow(cand.task, metric, c.candidate, c.baseline, c.diff, c.low, c.high, c.p_value, tolerance,
+                       _status(c.diff, c.p_value, tolerance, alpha))
+    value = cand.metrics[metric]
+    diff = value - ref_value
+    if not has_ci(cand, metric):
+        return GateRow(cand.task, metric, value, ref_value, diff, None, None, None, tolerance,
+                       _status(diff, None, tolerance, alpha))
+    ci = bootstrap_ci(cand, metric, n=n, seed=seed, alpha=alpha)
+    reps = np.asarray(aggregate_metric(cand, metric, resample_indices(cand.n_items, n, seed)))
+    p = float((np.count_nonzero(reps >= ref_value) + 1) / (reps.size + 1))
+    return GateRow(cand.task, metric, value, ref_value, diff, ci.low - ref_value, ci.high - ref_value, p, tolerance,
+                   _status(diff, p, tolerance, alpha))
+
+
+def run_check(
+    store: ResultsStore,
+    candidate: str,
+    *,
+    baseline: str | None = None,
+    expected: str | Path | None = None,
+    tasks: list[str] | None = None,
+    tolerance: float = 0.01,
+    tolerances: dict[str, float] | None = None,
+    alpha: float = 0.05,
+    n: int = 1000,
+    seed: int = 0,
+) -> GateReport:
+    """Check ``candidate``'s stored results against ``baseline``'s or an expected file (exactly one).
+
+    Args:
+        store: the results store holding the candidate (and baseline) results.
+        candidate: model name whose results are checked.
+        baseline: model name of the reference results in the same store.
+        expected: path of an expected-results file (see the module docstring).
+        tasks: only these tasks (default: every task of the reference).
+        tolerance: allowed drop of a task's metric; ``tolerances`` overrides it per task.
+        alpha: significance level of the one-sided test.
+        n: bootstrap resamples / permutations.
+        seed: resampling seed.
+    """
+    if (baseline is None) == (expected is None):
+        raise EmbedbenchError("give exactly one reference: --baseline MODEL or --expected FILE.json")
+    tolerances = tolerances or {}
+    refs: list[tuple[TaskResult, str, float]] = []
+    if expected is not None:
+        exp = read_expected(expected)
+        reference = str(expected)
+        for task, entry in exp.tasks.items():
+            tol = entry.tolerance if entry.tolerance is not None else tolerances.get(task, tolerance)
+            refs.append((expected_as_result(exp.model, task, entry, str(expected)), entry.metric, tol))
+    else:
+        reference = str(baseline)
+        for r in store.load_all(models=[str(baseline)]):
+            refs.append((r, r.main_metric, tolerances.get(r.task, tolerance)))
+        if not refs:
+            raise EmbedbenchError(f"no stored results for baseline {baseline!r} in {store.root}; run `embedbench eval`")
+    if tasks:
+        unknown = sorted(set(tasks) - {r.task for r, _, _ in refs})
+        if unknown:
+            raise EmbedbenchError(f"task(s) {unknown} not in the reference {reference}")
+        refs = [x for x in refs if x[0].task in tasks]
+    rows = []
+    for ref, metric, tol in refs:
+        if not store.exists(candidate, ref.task):
+            rows.append(GateRow(ref.task, metric, None, ref.metrics[metric], None, None, None, None, tol, "missing"))
+            continue
+        cand = store.load(candidate, ref.task)
+        rows.append(check_task(cand, ref, metric, tolerance=tol, alpha=alpha, n=n, seed=seed))
+    return GateReport(candidate, reference, alpha, rows)
+
+
+def gate_table(report: GateReport) -> Any:
+    """A rich table of the check: values, difference with its CI, one-sided p, tolerance and verdict."""
+    from rich.table import Table
+
+    def f(x: float | None, fmt: str = "{:.4f}") -> str:
+        return "-" if x is None else fmt.format(x)
+
+    table = Table(title=f"regression check: {report.candidate} vs {report.reference} (one-sided, alpha={report.alpha})")
+    for col in ("task", "metric", "candidate", "reference", "diff", f"{1 - report.alpha:.0%} CI", "p (worse)",
+                "tolerance", "verdict"):
+        table.add_column(col)
+    for r in report.rows:
+        ci = f"[{r.low:+.4f}, {r.high:+.4f}]" if r.low is not None and r.high is not None else "-"
+        verdict = f"[bold red]{r.status}[/]" if r.failed else f"[green]{r.status}[/]"
+        table.add_row(r.task, r.metric, f(r.candidate), f(r.reference), f(r.diff, "{:+.4f}"), ci, f(r.p_value, "{:.3g}"),
+                      f"{r.tolerance:g}", verdict)
+    return table

@@ -1,0 +1,65 @@
+"""Report figures (matplotlib, Agg backend, PNG written atomically)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from embedbench.io import atomic_path
+
+
+def _figure(width: float, height: float):  # noqa: ANN202 - matplotlib types
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt, *plt.subplots(figsize=(width, height), dpi=110)
+
+
+def _save(plt, fig, path: Path) -> Path:  # noqa: ANN001 - matplotlib types
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return path
+
+
+def metric_ci_plot(
+    task: str, metric: str, models: Sequence[str], values: Sequence[float],
+    lows: Sequence[float | None], highs: Sequence[float | None], path: str | Path, baseline: str | None = None,
+) -> Path:
+    """Horizontal bars of ``metric`` per model with their CI as error bars (no bar where a model has no CI)."""
+    plt, fig, ax = _figure(6.5, 0.45 * len(models) + 1.3)
+    y = np.arange(len(models))
+    vals = np.asarray(values, dtype=float)
+    err = np.array([[v - lo if lo is not None else 0.0 for v, lo in zip(vals, lows, strict=True)],
+                    [hi - v if hi is not None else 0.0 for v, hi in zip(vals, highs, strict=True)]])
+    colors = ["#4c72b0" if m != baseline else "#dd8452" for m in models]
+    ax.barh(y, vals, xerr=np.clip(err, 0, None), color=colors, capsize=3, error_kw={"elinewidth": 1})
+    ax.set_yticks(y, labels=list(models))
+    ax.invert_yaxis()
+    span = max(np.nanmax([h if h is not None else v for v, h in zip(vals, highs, strict=True)]), 1e-9)
+    ax.set_xlim(min(0.0, float(np.nanmin(vals))), span * 1.08)
+    ax.set_xlabel(f"{metric} (95% CI)")
+    ax.set_title(task)
+    ax.grid(axis="x", alpha=0.3)
+    return _save(plt, fig, Path(path))
+
+
+def difference_histogram(task: str, metric: str, candidate: str, baseline: str, diffs: Sequence[float],
+                         path: str | Path) -> Path:
+    """Histogram of per-query ``metric`` differences (candidate minus baseline), with wins / losses counted."""
+    plt, fig, ax = _figure(6.0, 3.4)
+    d = np.asarray(diffs, dtype=float)
+    ax.hist(d, bins=min(40, max(10, d.size // 8)), color="#4c72b0", edgecolor="white")
+    ax.axvline(0.0, color="black", linewidth=1)
+    ax.axvline(float(d.mean()), color="#c44e52", linestyle="--", linewidth=1, label=f"mean {d.mean():+.4f}")
+    wins, losses = int((d > 0).sum()), int((d < 0).sum())
+    ax.set_title(f"{task}: {candidate} - {baseline}\n{wins} queries better, {losses} worse, {d.size - wins - losses} tied")
+    ax.set_xlabel(f"per-query {metric} difference")
+    ax.set_ylabel("queries")
+    ax.legend(loc="upper right", fontsize=8)
+    return _save(plt, fig, Path(path))

@@ -1,0 +1,254 @@
+"""The Markdown report, rebuilt from stored results alone (``embedbench report``).
+
+``reports/<name>.md`` holds: a summary table (models × tasks, main metric with its 95% bootstrap CI,
+the best per task in bold, the difference to the baseline with significance marks after a Holm
+adjustment over every comparison in the table), one section per task (every metric with its CI,
+the paired comparison with p-values and items improved / hurt / tied, a CI plot and, for retrieval,
+per-query difference histograms), a provenance table and the commands that reproduce the report.
+Figures go to ``reports/<name>_files/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from embedbench.errors import EmbedbenchError
+from embedbench.io import write_text_atomic
+from evalsuite import plots
+from evalsuite.results import ResultsStore, safe_name
+from evalsuite.statistics import CI, Comparison, align, bootstrap_ci, columns, compare, has_ci, holm
+from evalsuite.types import TaskResult
+
+MARKS = ((0.01, "‡"), (0.05, "†"))
+SHOWN_VERSIONS = ("sentence-transformers", "transformers", "torch", "mteb")
+
+
+@dataclass
+class Analysis:
+    """Everything the report shows, computed from stored results."""
+
+    results: dict[tuple[str, str], TaskResult]
+    tasks: list[str]
+    models: list[str]
+    baseline: str | None
+    alpha: float
+    n_boot: int
+    cis: dict[tuple[str, str, str], CI] = field(default_factory=dict)
+    comparisons: dict[tuple[str, str], Comparison] = field(default_factory=dict)
+    holm_p: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def get(self, model: str, task: str) -> TaskResult | None:
+        """The result of ``model`` on ``task``, if stored."""
+        return self.results.get((model, task))
+
+    def main_metric(self, task: str) -> str:
+        """The task's main metric (taken from the first model that has the task)."""
+        return next(r.main_metric for (m, t), r in self.results.items() if t == task)
+
+
+def analyse(
+    results: list[TaskResult], *, baseline: str | None, models_order: list[str] | None = None, n_boot: int = 1000,
+    seed: int = 0, alpha: float = 0.05, test: str = "auto",
+) -> Analysis:
+    """CIs for every metric with per-item data; main-metric comparisons with the baseline, Holm-adjusted."""
+    if not results:
+        raise EmbedbenchError("no results to report; run `embedbench eval` first")
+    by_key = {(r.model, r.task): r for r in results}
+    found = sorted({r.model for r in results})
+    order = [m for m in (models_order or []) if m in found] + [m for m in found if m not in (models_order or [])]
+    if baseline is not None and baseline not in found:
+        raise EmbedbenchError(f"baseline {baseline!r} has no stored results (models with results: {', '.join(found)})")
+    if baseline is not None:
+        order = [baseline] + [m for m in order if m != baseline]
+    tasks = sorted({r.task for r in results})
+    a = Analysis(by_key, tasks, order, baseline, alpha, n_boot)
+    for (model, task), r in by_key.items():
+        for metric in r.metrics:
+            if has_ci(r, metric):
+                a.cis[(model, task, metric)] = bootstrap_ci(r, metric, n=n_boot, seed=seed, alpha=alpha)
+    if baseline is not None:
+        for task in tasks:
+            base = by_key.get((baseline, task))
+            for model in order:
+                cand = by_key.get((model, task))
+                if model == baseline or base is None or cand is None:
+                    continue
+                metric = base.main_metric
+                if has_ci(cand, metric) and has_ci(base, metric):
+                    t = test if columns(cand, metric)[0].kind == "mean" else "bootstrap"
+                    a.comparisons[(model, task)] = compare(cand, base, metric, n=n_boot, seed=seed, alpha=alpha, test=t)
+        keys = list(a.comparisons)
+        a.holm_p = dict(zip(keys, holm([a.comparisons[k].p_value for k in keys]), strict=True))
+    return a
+
+
+def _mark(p: float | None) -> str:
+    if p is None:
+        return ""
+    return next((m for level, m in MARKS if p < level), "")
+
+
+def _fmt_ci(ci: CI | None) -> str:
+    return f"[{ci.low:.4f}, {ci.high:.4f}]" if ci is not None and np.isfinite(ci.low) else ""
+
+
+def summary_table(a: Analysis) -> list[str]:
+    """Markdown rows: models × tasks, main metric [CI], best in bold, Δ vs baseline with marks."""
+    header = "| model | " + " | ".join(f"{t}<br>({a.main_metric(t)})" for t in a.tasks) + " |"
+    lines = [header, "|---|" + "---|" * len(a.tasks)]
+    best = {}
+    for t in a.tasks:
+        metric = a.main_metric(t)
+        vals = [r.metrics.get(metric) for m in a.models if (r := a.get(m, t)) is not None]
+        best[t] = max((v for v in vals if v is not None), default=None)
+    for m in a.models:
+        cells = []
+        for t in a.tasks:
+            r = a.get(m, t)
+            metric = a.main_metric(t)
+            if r is None or metric not in r.metrics:
+                cells.append("–")
+                continue
+            v = r.metrics[metric]
+            text = f"**{v:.4f}**" if best[t] is not None and v == best[t] else f"{v:.4f}"
+            ci = _fmt_ci(a.cis.get((m, t, metric)))
+            text += f" {ci}" if ci else ""
+            c = a.comparisons.get((m, t))
+            if c is not None:
+                text += f"<br>Δ {c.diff:+.4f}{_mark(a.holm_p[(m, t)])}"
+            cells.append(text)
+        label = f"{m} (baseline)" if m == a.baseline else m
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def task_section(a: Analysis, task: str, figures: Path, rel: str) -> list[str]:
+    """Detail of one task: all metrics with CIs, the comparisons, and its figures."""
+    rows = [(m, r) for m in a.models if (r := a.get(m, task)) is not None]
+    first = rows[0][1]
+    metrics = list(dict.fromkeys(k for _, r in rows for k in r.metrics))
+    out = [f"## {task}", "", f"{first.task_type} on `{first.dataset}` ({first.n_items} items); main metric "
+           f"`{first.main_metric}`. Cells: value [95% CI] (no CI where the task kept no per-item data).", ""]
+    out += ["| model | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
+    for m, r in rows:
+        cells = [f"{r.metrics[k]:.4f} {_fmt_ci(a.cis.get((m, task, k)))}".strip() if k in r.metrics else "–" for k in metrics]
+        out.append(f"| {m} | " + " | ".join(cells) + " |")
+    comps = [(m, a.comparisons[(m, task)]) for m, _ in rows if (m, task) in a.comparisons]
+    if comps:
+        out += ["", f"Paired comparison with `{a.baseline}` on `{first.main_metric}` over the same items:", "",
+                "| model | Δ | 95% CI | test | p | p (Holm) | improved | hurt | tied |", "|---|---|---|---|---|---|---|---|---|"]
+        for m, c in comps:
+            out.append(f"| {m} | {c.diff:+.4f} | [{c.low:+.4f}, {c.high:+.4f}] | {c.test} | {c.p_value:.3g} | "
+                       f"{a.holm_p[(m, task)]:.3g}{_mark(a.holm_p[(m, task)])} | {c.improved} | {c.hurt} | {c.tied} |")
+    out += ["", *task_figures(a, task, rows, figures, rel)]
+    return out
+
+
+def task_figures(a: Analysis, task: str, rows: list[tuple[str, TaskResult]], figures: Path, rel: str) -> list[str]:
+    """Draw the task's figures; return the Markdown that embeds them."""
+    metric = rows[0][1].main_metric
+    cis = [a.cis.get((m, task, metric)) for m, _ in rows]
+    name = f"{safe_name(task)}_{safe_name(metric)}.png"
+    plots.metric_ci_plot(task, metric, [m for m, _ in rows], [r.metrics[metric] for _, r in rows],
+                         [c.low if c else None for c in cis], [c.high if c else None for c in cis], figures / name,
+                         baseline=a.baseline)
+    out = [f"![{task} {metric}]({rel}/{name})"]
+    base = a.get(a.baseline, task) if a.baseline else None
+    if base is None or rows[0][1].task_type != "retrieval":
+        return out
+    for m, r in rows:
+        if m == a.baseline or (m, task) not in a.comparisons or columns(r, metric)[0].kind != "mean":
+            continue
+        col = columns(r, metric)[0].columns[0]
+        order = align(r, base)
+        diffs = np.asarray(r.per_item[col], float) - np.asarray(base.per_item[col], float)[order]
+        fig = f"{safe_name(task)}_diff_{safe_name(m)}.png"
+        plots.difference_histogram(task, metric, m, str(a.baseline), diffs, figures / fig)
+        out.append(f"![{task}: {m} - {a.baseline}]({rel}/{fig})")
+    return out
+
+
+def provenance_table(a: Analysis) -> list[str]:
+    """One row per stored result: fingerprint, data hash, date, time taken, library versions."""
+    out = ["| model | task | fingerprint | dataset | dataset hash | date | seconds | " + " | ".join(SHOWN_VERSIONS) + " |",
+           "|---|---|---|---|---|---|---|" + "---|" * len(SHOWN_VERSIONS)]
+    for m in a.models:
+        for t in a.tasks:
+            r = a.get(m, t)
+            if r is None:
+                continue
+            p = r.provenance
+            versions = p.get("versions") or {}
+            out.append(
+                f"| {m} | {t} | `{r.model_fingerprint[:12]}` | {r.dataset} | `{r.dataset_hash[:12]}` | "
+                f"{p.get('created', '')} | {float(p.get('seconds', r.seconds)):.1f} | "
+                + " | ".join(str(versions.get(v) or "–") for v in SHOWN_VERSIONS) + " |"
+            )
+    return out
+
+
+def render(a: Analysis, *, name: str, figures: Path, rel: str, command: str) -> str:
+    """The whole Markdown document."""
+    n_comp = len(a.comparisons)
+    lines = [
+        f"# Evaluation report: {name}", "",
+        f"{len(a.results)} stored results ({len(a.models)} models × {len(a.tasks)} tasks), rendered "
+        f"{datetime.now(UTC).isoformat(timespec='seconds')} from the results store alone.", "",
+        "## Summary", "",
+        f"Main metric per task with its {1 - a.alpha:.0%} percentile-bootstrap CI over items ({a.n_boot} "
+        "resamples, seeded); the best value per task is in **bold**."
+        + (f" Δ is the difference to the baseline `{a.baseline}` on the same items." if a.baseline else ""), "",
+        *summary_table(a), "",
+    ]
+    if n_comp:
+        lines += [
+            f"Significance: {n_comp} comparisons with the baseline are made in this table, so p-values are "
+            "Holm-adjusted over all of them (family-wise error); † adjusted p < 0.05, ‡ adjusted p < 0.01. "
+            "Tests: Fisher's paired randomisation for per-item means (retrieval, triplet accuracy), the paired "
+            "bootstrap for correlations, AP and F1. Metrics other than the main one are not tested here.", "",
+        ]
+    for task in a.tasks:
+        lines += task_section(a, task, figures, rel) + [""]
+    lines += ["## Provenance", "", *provenance_table(a), "", "## Reproduce", "", "```", command, "```", ""]
+    return "\n".join(lines)
+
+
+def build_report(
+    store: ResultsStore,
+    out_dir: str | Path,
+    name: str,
+    *,
+    baseline: str | None = None,
+    models: list[str] | None = None,
+    tasks: list[str] | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+    test: str = "auto",
+    command: str = "embedbench report",
+) -> Path:
+    """Render ``<out_dir>/<name>.md`` (and its figures) from the stored results; returns the report path.
+
+    Args:
+        store: the results store.
+        out_dir: reports folder.
+        name: report name (file stem).
+        baseline: model every other model is compared with (None: no comparisons).
+        models: report only these models, in this order (default: every stored model).
+        tasks: report only these tasks.
+        n_boot: bootstrap resamples / permutations.
+        seed: resampling seed.
+        alpha: 1 - CI coverage.
+        test: test for mean metrics (``auto``/``randomization``/``t-test``).
+        command: the command line that reproduces the report (shown in it).
+    """
+    results = store.load_all(models=models, tasks=tasks)
+    a = analyse(results, baseline=baseline, models_order=models, n_boot=n_boot, seed=seed, alpha=alpha, test=test)
+    out = Path(out_dir) / f"{name}.md"
+    figures = Path(out_dir) / f"{name}_files"
+    text = render(a, name=name, figures=figures, rel=f"{name}_files", command=command)
+    return write_text_atomic(out, text)

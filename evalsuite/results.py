@@ -1,0 +1,186 @@
+"""The results store: one JSON file per model and task, with provenance, written atomically.
+
+Layout under the results folder (``results/`` by default)::
+
+    results/<model>/<task>.json     TaskResult.to_dict() + "format" + "provenance" (below)
+    results/<model>/mteb/...        mteb's own result JSON, in mteb's layout, where mteb produced it
+
+``provenance`` holds: model name and fingerprint, dataset name and content hash, the task config and
+its hash, the inputs hash the runner skips on, package versions, Python, machine, date
+(``embedbench.io.provenance()``), seconds the task took, and the result's own provenance fields.
+A report and the regression gate read these files alone.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from embedbench.errors import EmbedbenchError
+from embedbench.io import config_hash, provenance, write_json_atomic
+from evalsuite.statistics import columns
+from evalsuite.types import TaskResult
+
+FORMAT = "embedbench.result/1"
+REQUIRED = ("task", "task_type", "model", "model_fingerprint", "dataset", "dataset_hash", "main_metric", "metrics")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+
+
+def safe_name(name: str) -> str:
+    """A model or task name as a single path component (``org/name`` -> ``org__name``)."""
+    cleaned = _UNSAFE.sub("_", name.replace("/", "__")).strip("._")
+    if not cleaned:
+        raise EmbedbenchError(f"name {name!r} has no usable characters for a results file name")
+    return cleaned
+
+
+def validate(result: TaskResult, where: str = "result") -> None:
+    """Check a result before it is stored: finite metrics, a known main metric, consistent per-item columns."""
+    if not result.task or not result.model:
+        raise EmbedbenchError(f"{where}: task and model must be non-empty (got {result.task!r}, {result.model!r})")
+    for name, value in result.metrics.items():
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            raise EmbedbenchError(
+                f"{where}: metric {name!r} of {result.model} on {result.task} is {value!r}; expected a finite number"
+            )
+    if result.main_metric not in result.metrics:
+        raise EmbedbenchError(
+            f"{where}: main metric {result.main_metric!r} is not among the metrics ({', '.join(result.metrics)})"
+        )
+    lengths = {k: len(v) for k, v in result.per_item.items()}
+    if len(set(lengths.values())) > 1:
+        raise EmbedbenchError(f"{where}: per_item columns differ in length: {lengths}")
+    for metric in result.aggregations:
+        columns(result, metric)  # parses the spec, checks the columns exist and hold finite numbers
+
+
+@dataclass(frozen=True)
+class ResultsStore:
+    """Read and write ``<root>/<model>/<task>.json`` files."""
+
+    root: Path = Path("results")
+
+    def path(self, model: str, task: str) -> Path:
+        """Where the result of ``model`` on ``task`` lives."""
+        return Path(self.root) / safe_name(model) / f"{safe_name(task)}.json"
+
+    def mteb_dir(self, model: str) -> Path:
+        """Folder for mteb's own result JSON of ``model`` (mteb's ``ResultCache`` layout)."""
+        return Path(self.root) / safe_name(model) / "mteb"
+
+    def save(self, result: TaskResult, *, inputs_hash: str = "", run_seconds: float | None = None) -> Path:
+        """Validate and write ``result`` atomically; returns the file. A bad result writes nothing."""
+        path = self.path(result.model, result.task)
+        validate(result, where=str(path))
+        record = result.to_dict()
+        record["provenance"] = {
+            **provenance(),
+            **result.provenance,
+            "model": result.model,
+            "model_fingerprint": result.model_fingerprint,
+            "dataset": result.dataset,
+            "dataset_hash": result.dataset_hash,
+            "task_config": result.config,
+            "config_hash": config_hash(result.config),
+            "inputs_hash": inputs_hash,
+            "seconds": result.seconds if run_seconds is None else run_seconds,
+        }
+        try:
+            text = json.dumps({"format": FORMAT, **record}, indent=2, default=str, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise EmbedbenchError(f"{path}: result is not JSON-serialisable: {exc}") from None
+        write_json_atomic(path, json.loads(text))
+        return path
+
+    def load_file(self, path: str | Path, *, task: str | None = None) -> TaskResult:
+        """Read one results file; malformed JSON, missing fields or a file of another task raise."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise EmbedbenchError(f"{path}: no such results file; run `embedbench eval` first") from None
+        except json.JSONDecodeError as exc:
+            raise EmbedbenchError(
+                f"{path}, line {exc.lineno}, column {exc.colno}: malformed JSON ({exc.msg}); "
+                f"delete the file and re-run `embedbench eval`"
+            ) from None
+        if not isinstance(data, dict):
+            raise EmbedbenchError(f"{path}: expected a JSON object (an embedbench result), got {type(data).__name__}")
+        if data.get("format") != FORMAT:
+            raise EmbedbenchError(
+                f"{path}: not an embedbench result (format {data.get('format')!r}, expected {FORMAT!r})"
+            )
+        missing = [k for k in REQUIRED if k not in data]
+        if missing:
+            raise EmbedbenchError(f"{path}: missing field(s) {', '.join(missing)}; re-run `embedbench eval --force`")
+        known = {f.name for f in fields(TaskResult)}
+        result = TaskResult.from_dict({k: v for k, v in data.items() if k in known})
+        expected_task = task if task is not None else path.stem
+        if safe_name(result.task) != safe_name(expected_task):
+            raise EmbedbenchError(
+                f"{path}: this file holds task {result.task!r}, not {expected_task!r}; it was copied or renamed "
+                f"from another task: delete it and re-run `embedbench eval`"
+            )
+        if path.parent.name != "mteb" and safe_name(result.model) != path.parent.name:
+            raise EmbedbenchError(
+                f"{path}: this file holds model {result.model!r}, not {path.parent.name!r}; delete it and re-run"
+            )
+        validate(result, where=str(path))
+        return result
+
+    def load(self, model: str, task: str) -> TaskResult:
+        """The stored result of ``model`` on ``task``."""
+        return self.load_file(self.path(model, task), task=task)
+
+    def exists(self, model: str, task: str) -> bool:
+        """True when a results file exists for ``model`` and ``task``."""
+        return self.path(model, task).is_file()
+
+    def record(self, model: str, task: str) -> dict[str, Any] | None:
+        """The raw stored JSON (with provenance) or None when absent or unreadable."""
+        try:
+            return json.loads(self.path(model, task).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    def is_current(self, model: str, task: str, *, fingerprint: str, inputs_hash: str, config: dict[str, Any]) -> bool:
+        """True when a stored result has this model fingerprint, inputs hash and task config (skip it)."""
+        rec = self.record(model, task)
+        if not rec or rec.get("format") != FORMAT:
+            return False
+        prov = rec.get("provenance") or {}
+        return (
+            rec.get("model_fingerprint") == fingerprint
+            and prov.get("inputs_hash") == inputs_hash
+            and prov.get("config_hash") == config_hash(config)
+        )
+
+    def load_all(self, models: list[str] | None = None, tasks: list[str] | None = None) -> list[TaskResult]:
+        """Every stored result (optionally only these models / tasks), sorted by task then model."""
+        root = Path(self.root)
+        if not root.is_dir():
+            raise EmbedbenchError(f"results folder {root} does not exist; run `embedbench eval` first")
+        want_models = {safe_name(m) for m in models} if models else None
+        want_tasks = {safe_name(t) for t in tasks} if tasks else None
+        out = []
+        for path in sorted(root.glob("*/*.json")):
+            if want_models is not None and path.parent.name not in want_models:
+                continue
+            if want_tasks is not None and path.stem not in want_tasks:
+                continue
+            out.append(self.load_file(path))
+        return sorted(out, key=lambda r: (r.task, r.model))
+
+
+def display_name(model: str) -> str:
+    """The name a model's results are filed under: registry names, ``bm25`` and stored names as given,
+    model folders by their display name (``embedbench.models.resolve(folder).name``)."""
+    from embedbench.models import REGISTRY, resolve
+
+    if model in REGISTRY or model == "bm25" or not Path(model).is_dir():
+        return model
+    return resolve(model).name

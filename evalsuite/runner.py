@@ -1,0 +1,208 @@
+"""Run the configured tasks for the configured models and store the results (``embedbench eval``).
+
+Per model, one ``CachedEncoder`` is loaded (only when some task must run) and handed to every task,
+so each unique text is encoded once per model across all tasks, and a second run of an unchanged
+evaluation encodes nothing. A (model, task) whose stored result has the same model fingerprint,
+inputs hash (the files the task reads) and task config is skipped unless ``force``. ``"bm25"`` is
+the lexical baseline: it runs retrieval tasks only. A task that fails raises before anything is
+written for it (the store validates and writes atomically).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from embedbench.errors import EmbedbenchError
+from embedbench.io import sha256_text
+from evalsuite.config import BM25, EvalConfig, TaskEntry
+from evalsuite.results import ResultsStore, safe_name, validate
+from evalsuite.tasks.base import dataset_hash as files_hash
+from evalsuite.tasks.base import task_config
+
+LEXICAL_TASK_TYPES = ("retrieval",)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What happened to one (model, task)."""
+
+    model: str
+    task: str
+    status: str  # ran | skipped | not applicable
+    path: Path | None = None
+    main_metric: str = ""
+    value: float | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class EvalRun:
+    """The outcome of ``run_eval``: one record per (model, task) and the encoder's cache counters."""
+
+    records: list[RunRecord] = field(default_factory=list)
+    encoded: dict[str, int] = field(default_factory=dict)
+    cache_hits: dict[str, int] = field(default_factory=dict)
+
+    def ran(self) -> list[RunRecord]:
+        """Records of tasks that ran."""
+        return [r for r in self.records if r.status == "ran"]
+
+
+def build_task(entry: TaskEntry) -> Any:
+    """The task object of a config entry (registry name + options)."""
+    from evalsuite.tasks import get_task
+
+    return get_task(entry.name, **entry.options)
+
+
+def inputs_hash(task: Any) -> str:
+    """Content hash of what a task reads: its ``dataset_hash()`` if it has one, else every path in its fields."""
+    own = getattr(task, "dataset_hash", None)
+    if callable(own):
+        return str(own())
+    values = [getattr(task, f.name) for f in dataclasses.fields(task)]
+    paths = [Path(v) for v in values if (isinstance(v, Path) or (isinstance(v, str) and "/" in v)) and Path(v).exists()]
+    return files_hash(*paths) if paths else sha256_text("no files")[:16]
+
+
+@dataclass
+class _Model:
+    """A configured model, resolved cheaply; loaded on first use."""
+
+    spec: str
+    name: str
+    fingerprint: str
+    batch_size: int
+    show_progress: bool
+    _loaded: Any = None
+
+    @property
+    def lexical(self) -> bool:
+        return self.spec == BM25
+
+    def get(self) -> Any:
+        if self._loaded is None:
+            if self.lexical:
+                from evalsuite.tasks.bm25 import BM25Retriever
+
+                self._loaded = BM25Retriever()
+            else:
+                from embedbench.encode import load_encoder
+
+                self._loaded = load_encoder(self.spec, batch_size=self.batch_size, show_progress=self.show_progress)
+        return self._loaded
+
+
+def _resolve_model(spec: str, batch_size: int, show_progress: bool) -> _Model:
+    if spec == BM25:
+        from evalsuite.tasks.bm25 import BM25Retriever
+
+        r = BM25Retriever()
+        return _Model(spec, r.name, r.fingerprint, batch_size, show_progress, r)
+    from embedbench.models import resolve
+
+    resolved = resolve(spec)
+    return _Model(spec, resolved.name, resolved.fingerprint, batch_size, show_progress)
+
+
+def select(cfg: EvalConfig, models: list[str] | None, tasks: list[str] | None) -> tuple[list[str], list[TaskEntry]]:
+    """The models and task entries to run: the config's, narrowed (or extended, for models) by the CLI."""
+    entries = cfg.task_entries
+    if tasks:
+        known = {e.name: e for e in entries}
+        chosen = []
+        for name in tasks:
+            if name in known:
+                chosen.append(known[name])
+            else:
+                from evalsuite.tasks import TASKS
+
+                if name not in TASKS:
+                    raise EmbedbenchError(
+                        f"unknown task {name!r}; configured: {', '.join(known) or 'none'}; "
+                        f"registry: {', '.join(sorted(TASKS))}"
+                    )
+                chosen.append(TaskEntry(name=name))
+        entries = chosen
+    if not entries:
+        raise EmbedbenchError("no tasks to run: list them under [eval] tasks = [...] or pass --task NAME")
+    return (models or cfg.models), entries
+
+
+def run_eval(
+    cfg: EvalConfig,
+    *,
+    models: list[str] | None = None,
+    tasks: list[str] | None = None,
+    force: bool = False,
+    log: Callable[[str], None] = print,
+    show_progress: bool = True,
+) -> EvalRun:
+    """Evaluate ``models`` (default: the config's) on ``tasks`` (default: the config's) and store the results.
+
+    Args:
+        cfg: the validated ``[eval]`` config (``evalsuite.config.load_eval_config``).
+        models: model names / folders / ``"bm25"`` to run instead of the config's.
+        tasks: task names to run (configured entries keep their options).
+        force: re-run even when a stored result is current.
+        log: where progress lines go.
+        show_progress: show encoding progress bars.
+    """
+    model_specs, entries = select(cfg, models, tasks)
+    store = ResultsStore(cfg.results_dir)
+    built = [(e, build_task(e)) for e in entries]
+    run = EvalRun()
+    for spec in model_specs:
+        model = _resolve_model(spec, cfg.batch_size, show_progress)
+        for entry, task in built:
+            name = getattr(task, "name", entry.name)
+            task_type = getattr(task, "task_type", "")
+            if model.lexical and task_type not in LEXICAL_TASK_TYPES:
+                log(f"{model.name} / {name}: not applicable (bm25 runs retrieval tasks only)")
+                run.records.append(RunRecord(model.name, name, "not applicable"))
+                continue
+            config = task_config(task)
+            ihash = inputs_hash(task)
+            if not force and store.is_current(model.name, name, fingerprint=model.fingerprint, inputs_hash=ihash,
+                                              config=config):
+                log(f"{model.name} / {name}: up to date, skipped ({store.path(model.name, name)}; --force re-runs)")
+                run.records.append(RunRecord(model.name, name, "skipped", store.path(model.name, name)))
+                continue
+            started = time.perf_counter()
+            result = task.evaluate(model.get())
+            seconds = time.perf_counter() - started
+            if result.task != name or result.model != model.name:
+                raise EmbedbenchError(
+                    f"task {name!r} returned a result for ({result.model!r}, {result.task!r}); "
+                    f"expected ({model.name!r}, {name!r})"
+                )
+            validate(result, where=f"{model.name} / {name}")
+            _keep_mteb_json(store, result)
+            path = store.save(result, inputs_hash=ihash, run_seconds=round(seconds, 3))
+            value = result.metrics[result.main_metric]
+            log(f"{model.name} / {name}: {result.main_metric} = {value:.4f} ({seconds:.1f} s) -> {path}")
+            run.records.append(RunRecord(model.name, name, "ran", path, result.main_metric, value, seconds))
+        loaded = model._loaded
+        if loaded is not None and hasattr(loaded, "misses"):
+            run.encoded[model.name] = int(loaded.misses)
+            run.cache_hits[model.name] = int(loaded.hits)
+            log(f"{model.name}: encoded {loaded.misses} texts, {loaded.hits} from the cache")
+    return run
+
+
+def _keep_mteb_json(store: ResultsStore, result: Any) -> None:
+    """Move mteb's own result JSON (``provenance["mteb_result"]``) to ``results/<model>/mteb/<task>.json``."""
+    native = result.provenance.pop("mteb_result", None)
+    if native is None:
+        return
+    from embedbench.io import write_json_atomic
+
+    name = safe_name(str(native.get("task_name") or result.task))
+    path = store.mteb_dir(result.model) / f"{name}.json"
+    write_json_atomic(path, native)
+    result.provenance["mteb_file"] = str(path.relative_to(store.root))
