@@ -86,14 +86,18 @@ def read_qrels(path: str | Path) -> pl.DataFrame:
     if tuple(first) == QRELS_HEADER:
         lines = lines.slice(1)
     if lines.height == 0:
-        raise EmbedbenchError(f"{path}: no qrels after the header line; expected query-id, corpus-id, score lines")
+        raise EmbedbenchError(
+            f"{path}: no qrels after the header line; expected query-id, corpus-id, score lines"
+        )
     df = split_fields(lines, path, ["query_id", "doc_id", "score"])
     df = cast_column(df, "score", pl.Int64, path, "an integer relevance score")
     df = df.with_columns(pl.col("query_id", "doc_id").str.strip_chars())
     dup = df.filter(pl.struct("query_id", "doc_id").is_duplicated())
     if dup.height:
         r = dup.row(0, named=True)
-        rows = dup.filter((pl.col("query_id") == r["query_id"]) & (pl.col("doc_id") == r["doc_id"]))[ROW].to_list()
+        rows = dup.filter((pl.col("query_id") == r["query_id"]) & (pl.col("doc_id") == r["doc_id"]))[
+            ROW
+        ].to_list()
         raise EmbedbenchError(
             f"{where(path, rows[-1])}: pair ({r['query_id']}, {r['doc_id']}) is judged more than once, "
             f"on lines {rows}; keep one line"
@@ -131,7 +135,9 @@ def read_beir(folder: str | Path, split: str) -> BeirData:
     qrels = read_qrels(qrels_path)
     _require_known(qrels, "query_id", queries, qrels_path, folder / "queries.jsonl")
     _require_known(qrels, "doc_id", corpus, qrels_path, folder / "corpus.jsonl")
-    queries = queries.join(qrels.select("query_id").unique(), on="query_id", how="semi", maintain_order="left")
+    queries = queries.join(
+        qrels.select("query_id").unique(), on="query_id", how="semi", maintain_order="left"
+    )
     return BeirData(corpus=corpus, queries=queries, qrels=qrels, split=split)
 
 
@@ -147,7 +153,11 @@ def beir_pairs(data: BeirData, min_score: int = 1) -> pl.DataFrame:
     """
     return (
         data.qrels.filter(pl.col("score") >= min_score)
-        .join(data.queries.select("query_id", pl.col("text").alias("anchor")), on="query_id", maintain_order="left")
+        .join(
+            data.queries.select("query_id", pl.col("text").alias("anchor")),
+            on="query_id",
+            maintain_order="left",
+        )
         .join(
             data.corpus.select("doc_id", doc_text(pl.col("title"), pl.col("text")).alias("positive")),
             on="doc_id",

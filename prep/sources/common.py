@@ -33,7 +33,9 @@ def require_file(path: str | Path, what: str) -> Path:
     """Return ``path`` as a Path; raise naming ``what`` it should hold when it is not a file."""
     path = Path(path)
     if not path.is_file():
-        raise EmbedbenchError(f"{path}: file not found; expected {what}. Check the path in your [prep] sources")
+        raise EmbedbenchError(
+            f"{path}: file not found; expected {what}. Check the path in your [prep] sources"
+        )
     return path
 
 
@@ -92,12 +94,12 @@ def split_fields(
             + (f" ({bad.height - 1} more such lines)" if bad.height > 1 else "")
             + "; fix or remove the line (fields must be separated by single tabs)"
         )
-    return counted.select(
-        ROW, *[pl.col("_f").list.get(i).alias(name) for i, name in enumerate(names)]
-    )
+    return counted.select(ROW, *[pl.col("_f").list.get(i).alias(name) for i, name in enumerate(names)])
 
 
-def cast_column(df: pl.DataFrame, column: str, dtype: pl.DataType | type[pl.DataType], path: Path, expected: str) -> pl.DataFrame:
+def cast_column(
+    df: pl.DataFrame, column: str, dtype: pl.DataType | type[pl.DataType], path: Path, expected: str
+) -> pl.DataFrame:
     """Cast ``column`` to ``dtype``; a value that does not parse raises naming its line and value."""
     stripped = pl.col(column).str.strip_chars() if df.schema[column] == pl.String else pl.col(column)
     cast = stripped.cast(dtype, strict=False)
@@ -112,7 +114,9 @@ def cast_column(df: pl.DataFrame, column: str, dtype: pl.DataType | type[pl.Data
     return df.with_columns(cast.alias(column))
 
 
-def require_not_null(df: pl.DataFrame, columns: list[str], path: Path, fix: str = "fill it or remove the row") -> None:
+def require_not_null(
+    df: pl.DataFrame, columns: list[str], path: Path, fix: str = "fill it or remove the row"
+) -> None:
     """Raise naming the first row (``row`` column) whose value in one of ``columns`` is null."""
     for column in columns:
         bad = df.filter(pl.col(column).is_null())
@@ -162,7 +166,9 @@ def parse_jsonl(
     lines = read_lines(path, what=what).filter(pl.col("line").str.strip_chars() != "")
     try:
         if schema is not None:
-            return lines.select(ROW, pl.col("line").str.json_decode(pl.Struct(schema)).alias("_j")).unnest("_j")
+            return lines.select(ROW, pl.col("line").str.json_decode(pl.Struct(schema)).alias("_j")).unnest(
+                "_j"
+            )
         body = "\n".join(lines["line"]).encode()
         return pl.read_ndjson(io.BytesIO(body), infer_schema_length=None).insert_column(0, lines[ROW])
     except pl.exceptions.PolarsError:

@@ -75,7 +75,9 @@ def _draw(df: pl.DataFrame, seed: int, negatives: bool) -> pl.DataFrame:
 
 
 def _finish(drawn: pl.DataFrame, *columns: pl.Expr) -> pl.DataFrame:
-    return drawn.select(*columns, "label", "_orig", "_keep").filter("_keep").sort("_orig").drop("_orig", "_keep")
+    return (
+        drawn.select(*columns, "label", "_orig", "_keep").filter("_keep").sort("_orig").drop("_orig", "_keep")
+    )
 
 
 def labelled_pairs(df: pl.DataFrame, seed: int = 0) -> pl.DataFrame:

@@ -32,7 +32,15 @@ def read_mrpc(path: str | Path) -> pl.DataFrame:
         raise EmbedbenchError(
             f"{where(path, r[ROW], 'quality')}: expected 0 or 1, got {r['quality']}; fix the label or remove the line"
         )
-    out = df.select("sentence1", "sentence2", pl.col("quality").alias("label"), "id1", "id2", pl.lit(path.name).alias(SOURCE), ROW)
+    out = df.select(
+        "sentence1",
+        "sentence2",
+        pl.col("quality").alias("label"),
+        "id1",
+        "id2",
+        pl.lit(path.name).alias(SOURCE),
+        ROW,
+    )
     check_schema(out, BINARY_PAIR, str(path))
     return out
 

@@ -96,18 +96,22 @@ def snli_triplets(df: pl.DataFrame, both_directions: bool = True) -> pl.DataFram
             wide = wide.with_columns(pl.lit(None, pl.String).alias(label))
     wide = wide.drop_nulls(["entailment", "contradiction"])
     forward = wide.select(
-        pl.col("premise").alias("anchor"), pl.col("entailment").alias("positive"),
+        pl.col("premise").alias("anchor"),
+        pl.col("entailment").alias("positive"),
         pl.col("contradiction").alias("negative"),
     )
     if not both_directions:
         out = forward
     else:
         backward = wide.select(
-            pl.col("entailment").alias("anchor"), pl.col("premise").alias("positive"),
+            pl.col("entailment").alias("anchor"),
+            pl.col("premise").alias("positive"),
             pl.col("contradiction").alias("negative"),
         )
-        out = pl.concat([forward.with_row_index("_i"), backward.with_row_index("_i")]).sort(
-            "_i", maintain_order=True
-        ).drop("_i")
+        out = (
+            pl.concat([forward.with_row_index("_i"), backward.with_row_index("_i")])
+            .sort("_i", maintain_order=True)
+            .drop("_i")
+        )
     check_schema(out, TRIPLET, "snli_triplets")
     return out

@@ -72,7 +72,9 @@ class SourceSpec(BaseModel):
     def _check(self) -> SourceSpec:
         allowed = OUTPUTS[self.kind]
         if self.output is not None and self.output not in allowed:
-            raise ValueError(f"output {self.output!r} is not available for kind {self.kind!r}; allowed: {list(allowed)}")
+            raise ValueError(
+                f"output {self.output!r} is not available for kind {self.kind!r}; allowed: {list(allowed)}"
+            )
         if self.output is None and self.kind in ("table", "hub"):
             raise ValueError(f"kind {self.kind!r} needs `output`, one of {list(allowed)}")
         if self.split is None and self.kind in ("beir", "snli"):
@@ -111,7 +113,9 @@ def _labels(spec: SourceSpec) -> list[str] | None:
     try:
         labels = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise EmbedbenchError(f"{path}: cannot read the label list ({exc}); expected a JSON list of strings") from None
+        raise EmbedbenchError(
+            f"{path}: cannot read the label list ({exc}); expected a JSON list of strings"
+        ) from None
     if not (isinstance(labels, list) and all(isinstance(x, str) for x in labels)):
         raise EmbedbenchError(f"{path}: expected a JSON list of label strings")
     return labels

@@ -51,7 +51,9 @@ def read_stsb(path: str | Path) -> pl.DataFrame:
     lines = read_lines(path, what="STS Benchmark lines")
     df = split_fields(lines, path, STSB_FIELDS, max_fields=len(STSB_FIELDS) + 2)
     df = _scored(df, path)
-    out = df.select("sentence1", "sentence2", "score", "score_raw", "genre", pl.lit(path.name).alias(SOURCE), ROW)
+    out = df.select(
+        "sentence1", "sentence2", "score", "score_raw", "genre", pl.lit(path.name).alias(SOURCE), ROW
+    )
     check_schema(out, SCORED, str(path))
     return out
 
@@ -62,7 +64,9 @@ def _subset_name(gold: Path) -> tuple[str, Path]:
     return rest.removesuffix(".txt"), gold.with_name(f"{prefix}.input.{rest}")
 
 
-def read_sts_pair(input_path: str | Path, gold_path: str | Path, dropped: list[pl.DataFrame] | None = None) -> pl.DataFrame:
+def read_sts_pair(
+    input_path: str | Path, gold_path: str | Path, dropped: list[pl.DataFrame] | None = None
+) -> pl.DataFrame:
     """One STS12–16 sub-set: input lines ``s1 TAB s2 [TAB source1 TAB source2]`` aligned with gold scores.
 
     Returns ``sentence1, sentence2, score, score_raw, source, row`` (``row`` = line number in both files);
@@ -71,7 +75,10 @@ def read_sts_pair(input_path: str | Path, gold_path: str | Path, dropped: list[p
     input_path = require_file(input_path, "an STS input file (sentence1 TAB sentence2)")
     gold_path = require_file(gold_path, "an STS gold-standard file (one score per line)")
     pairs = split_fields(
-        read_lines(input_path, lossy=True, what="STS input lines"), input_path, ["sentence1", "sentence2"], max_fields=4
+        read_lines(input_path, lossy=True, what="STS input lines"),
+        input_path,
+        ["sentence1", "sentence2"],
+        max_fields=4,
     )
     gold = read_lines(gold_path, what="STS gold scores").rename({"line": "score_raw"})
     if gold.height != pairs.height:
@@ -103,7 +110,9 @@ def read_sts_gold(folder: str | Path, dropped: list[pl.DataFrame] | None = None)
     for gold in golds:
         subset, input_path = _subset_name(gold)
         sub_dropped: list[pl.DataFrame] = []
-        frames.append(read_sts_pair(input_path, gold, sub_dropped).with_columns(pl.lit(subset).alias("subset")))
+        frames.append(
+            read_sts_pair(input_path, gold, sub_dropped).with_columns(pl.lit(subset).alias("subset"))
+        )
         if dropped is not None:
             dropped.extend(d.with_columns(pl.lit(subset).alias("subset")) for d in sub_dropped)
     out = pl.concat(frames).select("sentence1", "sentence2", "score", "score_raw", "subset", SOURCE, ROW)

@@ -47,7 +47,9 @@ def _read_csv(path: Path, separator: str) -> pl.DataFrame:
             "row has as many fields as the header"
         ) from None
     # line of each record = header + records before it + newlines inside their quoted fields
-    inner = pl.sum_horizontal(pl.col(c).str.count_matches("\n") for c in df.columns) if df.width else pl.lit(0)
+    inner = (
+        pl.sum_horizontal(pl.col(c).str.count_matches("\n") for c in df.columns) if df.width else pl.lit(0)
+    )
     lines = (pl.int_range(2, pl.len() + 2) + inner.cum_sum() - inner).cast(pl.Int64)
     return df.with_columns(lines.alias(ROW)).select(ROW, *df.columns)
 
@@ -74,7 +76,9 @@ def read_frame(path: str | Path, fmt: str | None = None) -> pl.DataFrame:
         try:
             df = pl.read_parquet(path)
         except pl.exceptions.PolarsError as exc:
-            raise EmbedbenchError(f"{path}: not a readable Parquet file ({exc}); rewrite it with Polars or pandas") from None
+            raise EmbedbenchError(
+                f"{path}: not a readable Parquet file ({exc}); rewrite it with Polars or pandas"
+            ) from None
         df = df.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
     if df.height == 0:
         raise EmbedbenchError(f"{path}: no rows; expected at least one record")
@@ -115,16 +119,19 @@ def conform(
         mapping.setdefault(target, target)
     unknown = [t for t in mapping if t not in schema]
     if unknown:
-        raise EmbedbenchError(f"{path}: columns mapping names {unknown}, which the shape lacks; its columns are {list(schema)}")
+        raise EmbedbenchError(
+            f"{path}: columns mapping names {unknown}, which the shape lacks; its columns are {list(schema)}"
+        )
     missing = {t: s for t, s in mapping.items() if s not in df.columns}
     if missing:
         hints = "; ".join(
-            f"{t} <- {s!r}" + (f" (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(s, df.columns, 1)) else "")
+            f"{t} <- {s!r}"
+            + (f" (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(s, df.columns, 1)) else "")
             for t, s in missing.items()
         )
         raise EmbedbenchError(
             f"{path}: column(s) not found: {hints}; the file has {[c for c in df.columns if c != ROW]}. "
-            "Set the source's `columns` mapping (target = \"source column\")"
+            'Set the source\'s `columns` mapping (target = "source column")'
         )
     out = df.select(ROW, *[pl.col(mapping[t]).alias(t) for t in schema])
     require_not_null(out, list(schema), path)
@@ -134,7 +141,9 @@ def conform(
             if name == "label" and actual.is_integer():
                 out = out.with_columns(pl.col(name).cast(pl.String))
             else:
-                raise EmbedbenchError(f"{where(path, None, mapping[name])}: expected text, got {actual}; map a text column")
+                raise EmbedbenchError(
+                    f"{where(path, None, mapping[name])}: expected text, got {actual}; map a text column"
+                )
         elif dtype != pl.String and actual != dtype:
             out = cast_column(out, name, dtype, path, f"a {'number' if dtype == pl.Float64 else 'integer'}")
     if "score" in schema:

@@ -39,7 +39,10 @@ def test_extra_columns_pass_and_select_schema_drops_them():
 
 def test_missing_column_is_named():
     df = pl.DataFrame({"sentence1": ["a"], "sentence_2": ["b"], "score": [0.5]})
-    with pytest.raises(EmbedbenchError, match=r"stage X: .*missing column\(s\) \['sentence2'\].*present: \['sentence1', 'sentence_2', 'score'\]"):
+    with pytest.raises(
+        EmbedbenchError,
+        match=r"stage X: .*missing column\(s\) \['sentence2'\].*present: \['sentence1', 'sentence_2', 'score'\]",
+    ):
         check_schema(df, SCORED, "stage X")
 
 
@@ -57,4 +60,6 @@ def test_ntuple_names():
 
 
 def test_empty_frame_has_the_types():
-    assert empty_frame(SCORED).schema == pl.Schema({"sentence1": pl.String, "sentence2": pl.String, "score": pl.Float64})
+    assert empty_frame(SCORED).schema == pl.Schema(
+        {"sentence1": pl.String, "sentence2": pl.String, "score": pl.Float64}
+    )

@@ -29,7 +29,11 @@ CORPUS_OK = [
     {"_id": "d2", "title": "", "text": "Body two."},
     {"_id": 3, "text": "Body three, no title."},
 ]
-QUERIES_OK = [{"_id": "q1", "text": "first?"}, {"_id": "q2", "text": "second?"}, {"_id": "q3", "text": "other split"}]
+QUERIES_OK = [
+    {"_id": "q1", "text": "first?"},
+    {"_id": "q2", "text": "second?"},
+    {"_id": "q3", "text": "other split"},
+]
 
 
 # ---- real data -------------------------------------------------------------------------------
@@ -93,20 +97,80 @@ def test_qrels_header_is_skipped(tmp_path):
 @pytest.mark.parametrize(
     ("corpus", "queries", "qrels", "message"),
     [
-        (CORPUS_OK, QUERIES_OK, "q1\td1\tyes\n", r"test.tsv, line 1, column 'score': expected an integer relevance score, got 'yes'"),
-        (CORPUS_OK, QUERIES_OK, "query-id\tcorpus-id\tscore\nq1\td1\n", r"test.tsv, line 2: expected 3 tab-separated fields .* got 2"),
-        (CORPUS_OK, QUERIES_OK, "q1\td1\t1\nq9\td1\t1\n", r"test.tsv, line 2, column 'query-id': id 'q9' is not in .*queries.jsonl"),
-        (CORPUS_OK, QUERIES_OK, "q1\td1\t1\nq1\td7\t1\nq2\td8\t1\n", r"line 2, column 'corpus-id': id 'd7' is not in .*corpus.jsonl \(1 more such lines\)"),
-        (CORPUS_OK, QUERIES_OK, "q1\td1\t1\nq1\td1\t2\n", r"line 2: pair \(q1, d1\) is judged more than once, on lines \[1, 2\]"),
+        (
+            CORPUS_OK,
+            QUERIES_OK,
+            "q1\td1\tyes\n",
+            r"test.tsv, line 1, column 'score': expected an integer relevance score, got 'yes'",
+        ),
+        (
+            CORPUS_OK,
+            QUERIES_OK,
+            "query-id\tcorpus-id\tscore\nq1\td1\n",
+            r"test.tsv, line 2: expected 3 tab-separated fields .* got 2",
+        ),
+        (
+            CORPUS_OK,
+            QUERIES_OK,
+            "q1\td1\t1\nq9\td1\t1\n",
+            r"test.tsv, line 2, column 'query-id': id 'q9' is not in .*queries.jsonl",
+        ),
+        (
+            CORPUS_OK,
+            QUERIES_OK,
+            "q1\td1\t1\nq1\td7\t1\nq2\td8\t1\n",
+            r"line 2, column 'corpus-id': id 'd7' is not in .*corpus.jsonl \(1 more such lines\)",
+        ),
+        (
+            CORPUS_OK,
+            QUERIES_OK,
+            "q1\td1\t1\nq1\td1\t2\n",
+            r"line 2: pair \(q1, d1\) is judged more than once, on lines \[1, 2\]",
+        ),
         (CORPUS_OK, QUERIES_OK, "query-id\tcorpus-id\tscore\n", r"no qrels after the header"),
         (CORPUS_OK, QUERIES_OK, "", r"test.tsv: file is empty"),
-        (CORPUS_OK + [{"_id": "d1", "text": "again"}], QUERIES_OK, "q1\td1\t1\n", r"corpus.jsonl, line 1, column 'doc_id': id 'd1' occurs on lines \[1, 4\]"),
-        (CORPUS_OK, QUERIES_OK + [{"_id": "q2", "text": "x"}], "q1\td1\t1\n", r"queries.jsonl, line 2, column 'query_id': id 'q2' occurs on lines \[2, 4\]"),
-        ('{"_id": "d1", "text": "ok"}\n{"_id": "d2", "text": "broken"\n', QUERIES_OK, "q1\td1\t1\n", r"corpus.jsonl, line 2: malformed JSON"),
-        ('{"_id": "d1", "text": "ok"}\n["not", "an", "object"]\n', QUERIES_OK, "q1\td1\t1\n", r"corpus.jsonl, line 2: expected a JSON object"),
-        ('{"_id": "d1", "text": {"nested": 1}}\n', QUERIES_OK, "q1\td1\t1\n", r"corpus.jsonl, line 1, column 'text': expected a plain value"),
-        ('{"_id": "d1", "text": "ok"}\n\n{"title": "no id", "text": "x"}\n', QUERIES_OK, "q1\td1\t1\n", r"corpus.jsonl, line 3, column '_id': value is missing"),
-        ('{"_id": "d1", "body": "wrong key"}\n', QUERIES_OK, "q1\td1\t1\n", r"corpus.jsonl, line 1, column 'text': value is missing"),
+        (
+            CORPUS_OK + [{"_id": "d1", "text": "again"}],
+            QUERIES_OK,
+            "q1\td1\t1\n",
+            r"corpus.jsonl, line 1, column 'doc_id': id 'd1' occurs on lines \[1, 4\]",
+        ),
+        (
+            CORPUS_OK,
+            QUERIES_OK + [{"_id": "q2", "text": "x"}],
+            "q1\td1\t1\n",
+            r"queries.jsonl, line 2, column 'query_id': id 'q2' occurs on lines \[2, 4\]",
+        ),
+        (
+            '{"_id": "d1", "text": "ok"}\n{"_id": "d2", "text": "broken"\n',
+            QUERIES_OK,
+            "q1\td1\t1\n",
+            r"corpus.jsonl, line 2: malformed JSON",
+        ),
+        (
+            '{"_id": "d1", "text": "ok"}\n["not", "an", "object"]\n',
+            QUERIES_OK,
+            "q1\td1\t1\n",
+            r"corpus.jsonl, line 2: expected a JSON object",
+        ),
+        (
+            '{"_id": "d1", "text": {"nested": 1}}\n',
+            QUERIES_OK,
+            "q1\td1\t1\n",
+            r"corpus.jsonl, line 1, column 'text': expected a plain value",
+        ),
+        (
+            '{"_id": "d1", "text": "ok"}\n\n{"title": "no id", "text": "x"}\n',
+            QUERIES_OK,
+            "q1\td1\t1\n",
+            r"corpus.jsonl, line 3, column '_id': value is missing",
+        ),
+        (
+            '{"_id": "d1", "body": "wrong key"}\n',
+            QUERIES_OK,
+            "q1\td1\t1\n",
+            r"corpus.jsonl, line 1, column 'text': value is missing",
+        ),
         ("", QUERIES_OK, "q1\td1\t1\n", r"corpus.jsonl: file is empty; expected BEIR corpus lines"),
     ],
 )
@@ -119,7 +183,9 @@ def test_broken_folders_raise_with_file_line_and_fix(tmp_path, corpus, queries, 
 def test_undecodable_corpus_names_line_and_byte(tmp_path):
     root = make_beir(tmp_path, CORPUS_OK, QUERIES_OK, "q1\td1\t1\n")
     (root / "corpus.jsonl").write_bytes(b'{"_id": "d1", "text": "ok"}\n{"_id": "d2", "text": "caf\xe9"}\n')
-    with pytest.raises(EmbedbenchError, match=r"corpus.jsonl, line 2, byte 27: not valid UTF-8 .*0xe9.*iconv"):
+    with pytest.raises(
+        EmbedbenchError, match=r"corpus.jsonl, line 2, byte 27: not valid UTF-8 .*0xe9.*iconv"
+    ):
         read_beir(root, "test")
 
 

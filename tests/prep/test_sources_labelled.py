@@ -37,13 +37,20 @@ def test_banking77_rows_are_exact_line_numbers(shared_data):
     assert multi.height == 10
     for text, label, row in multi.select("text", "label", "row").iter_rows():
         assert lines[row - 1].startswith('"')  # the record opens on its line ...
-        assert lines[row - 1 + text.count("\n")].rstrip("\r").endswith(f'",{label}')  # ... and closes n lines on
+        assert (
+            lines[row - 1 + text.count("\n")].rstrip("\r").endswith(f'",{label}')
+        )  # ... and closes n lines on
 
 
 def test_hand_worked_pairs_and_triplets_are_forced():
     df = pl.DataFrame({"text": ["a1", "a2", "b1", "c1", "c2"], "label": ["a", "a", "b", "c", "c"]})
     pairs = labelled_pairs(df, seed=3)
-    assert pairs.rows() == [("a1", "a2", "a"), ("a2", "a1", "a"), ("c1", "c2", "c"), ("c2", "c1", "c")]  # b1 alone
+    assert pairs.rows() == [
+        ("a1", "a2", "a"),
+        ("a2", "a1", "a"),
+        ("c1", "c2", "c"),
+        ("c2", "c1", "c"),
+    ]  # b1 alone
     trip = labelled_triplets(df.head(3), seed=3)  # a1, a2, b1: negatives can only be b1
     assert trip.rows() == [("a1", "a2", "b1", "a", "b"), ("a2", "a1", "b1", "a", "b")]
     assert labelled_triplets(df.head(2), seed=0).height == 0  # one label: no negatives
@@ -67,9 +74,17 @@ def test_pairs_and_triplets_on_banking77_are_valid_and_seeded(shared_data):
 @pytest.mark.parametrize(
     ("content", "kwargs", "message"),
     [
-        ("text,categroy\nhi,greet\n", {}, r"column\(s\) not found: label <- 'category' \(did you mean 'categroy'\?\)"),
+        (
+            "text,categroy\nhi,greet\n",
+            {},
+            r"column\(s\) not found: label <- 'category' \(did you mean 'categroy'\?\)",
+        ),
         ('text,category\n"a, b",greet\n"c",\n', {}, r"t.csv, line 3, column 'category': empty label"),
-        ("text,category\nhi,greet\nyo,wave\n", {"labels": ["greet"]}, r"t.csv, line 3, column 'category': unknown label 'wave'"),
+        (
+            "text,category\nhi,greet\nyo,wave\n",
+            {"labels": ["greet"]},
+            r"t.csv, line 3, column 'category': unknown label 'wave'",
+        ),
         ('text,category\n"unterminated,greet\n', {}, r"t.csv: cannot parse as CSV .*check the quoting"),
         ("text,category\nhi,greet,extra\n", {}, r"t.csv: cannot parse as CSV"),
         ("text,category\n", {}, r"t.csv: no rows"),

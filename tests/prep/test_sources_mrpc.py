@@ -45,7 +45,10 @@ def test_hand_worked_bom_header_and_quotes(tmp_path):
     ("content", "message"),
     [
         ("1\t1\t2\ta\tb\n2\t3\t4\tc\td\n", r"mrpc.txt, line 2, column 'quality': expected 0 or 1, got 2"),
-        ("1\t1\t2\ta\tb\nyes\t3\t4\tc\td\n", r"mrpc.txt, line 2, column 'quality': expected a quality label 0 or 1, got 'yes'"),
+        (
+            "1\t1\t2\ta\tb\nyes\t3\t4\tc\td\n",
+            r"mrpc.txt, line 2, column 'quality': expected a quality label 0 or 1, got 'yes'",
+        ),
         ("1\t1\t2\ta b\n", r"mrpc.txt, line 1: expected 5 tab-separated fields .* got 4"),
         ("\n", r"mrpc.txt: file is empty"),
     ],

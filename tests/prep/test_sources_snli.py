@@ -18,10 +18,14 @@ def write_snli(folder: Path, s1: list[str], s2: list[str], labels: list[str], sp
     return folder
 
 
-@pytest.mark.parametrize(("split", "rows", "entail", "contra"), [("dev", 9842, 3329, 3278), ("test", 9824, 3368, 3237)])
+@pytest.mark.parametrize(
+    ("split", "rows", "entail", "contra"), [("dev", 9842, 3329, 3278), ("test", 9824, 3368, 3237)]
+)
 def test_real_splits_match_a_plain_reading(shared_data, split, rows, entail, contra):
     folder = shared_data / "snli"
-    raw = {s: (folder / f"{s}.{split}").read_text(encoding="utf-8").splitlines() for s in ("s1", "s2", "labels")}
+    raw = {
+        s: (folder / f"{s}.{split}").read_text(encoding="utf-8").splitlines() for s in ("s1", "s2", "labels")
+    }
     assert raw["s1"][0].endswith(" ")  # the PTB trailing-space quirk is really there
     df = read_snli(folder, split)
     assert df.height == rows
@@ -30,7 +34,9 @@ def test_real_splits_match_a_plain_reading(shared_data, split, rows, entail, con
     assert df.select((pl.col("label") == "contradiction").sum()).item() == contra
     ref = [(a.strip(), b.strip(), c) for a, b, c in zip(raw["s1"], raw["s2"], raw["labels"], strict=True)]
     assert list(df.select("premise", "hypothesis", "label").iter_rows()) == ref
-    assert df.filter(pl.col("premise").str.ends_with(" ") | pl.col("hypothesis").str.ends_with(" ")).height == 0
+    assert (
+        df.filter(pl.col("premise").str.ends_with(" ") | pl.col("hypothesis").str.ends_with(" ")).height == 0
+    )
 
 
 def test_real_triplets_pair_entailment_and_contradiction_of_one_premise(shared_data):
@@ -39,12 +45,16 @@ def test_real_triplets_pair_entailment_and_contradiction_of_one_premise(shared_d
     assert list(trip.columns) == list(TRIPLET)
     labels = {(p, h): lab for p, h, lab in df.select("premise", "hypothesis", "label").iter_rows()}
     forward = trip.gather_every(2)
-    assert all(labels[(a, p)] == "entailment" and labels[(a, n)] == "contradiction" for a, p, n in forward.iter_rows())
+    assert all(
+        labels[(a, p)] == "entailment" and labels[(a, n)] == "contradiction"
+        for a, p, n in forward.iter_rows()
+    )
     backward = trip.gather_every(2, offset=1)
     assert backward["anchor"].to_list() == forward["positive"].to_list()
     assert backward["positive"].to_list() == forward["anchor"].to_list()
     both = df.group_by("premise").agg(
-        (pl.col("label") == "entailment").any().alias("e"), (pl.col("label") == "contradiction").any().alias("c")
+        (pl.col("label") == "entailment").any().alias("e"),
+        (pl.col("label") == "contradiction").any().alias("c"),
     )
     assert forward.height == both.filter(pl.col("e") & pl.col("c")).height
 
@@ -52,8 +62,22 @@ def test_real_triplets_pair_entailment_and_contradiction_of_one_premise(shared_d
 def test_hand_worked_pairs_and_triplets(tmp_path):
     folder = write_snli(
         tmp_path,
-        ["A dog runs . ", "A dog runs . ", "A dog runs . ", "A dog runs . ", "Cats sleep . ", "Cats sleep . "],
-        ["An animal moves . ", "A dog sleeps . ", "A dog is fast . ", "A pet runs . ", "Cats rest . ", "Cats eat . "],
+        [
+            "A dog runs . ",
+            "A dog runs . ",
+            "A dog runs . ",
+            "A dog runs . ",
+            "Cats sleep . ",
+            "Cats sleep . ",
+        ],
+        [
+            "An animal moves . ",
+            "A dog sleeps . ",
+            "A dog is fast . ",
+            "A pet runs . ",
+            "Cats rest . ",
+            "Cats eat . ",
+        ],
         ["entailment", "contradiction", "neutral", "entailment", "entailment", "neutral"],
     )
     df = read_snli(folder, "dev")
@@ -72,7 +96,9 @@ def test_hand_worked_pairs_and_triplets(tmp_path):
 
 
 def test_no_gold_label_rows_are_dropped_with_reason(tmp_path):
-    folder = write_snli(tmp_path, ["p1 ", "p2 ", "p3 "], ["h1 ", "h2 ", "h3 "], ["entailment", "-", "neutral"])
+    folder = write_snli(
+        tmp_path, ["p1 ", "p2 ", "p3 "], ["h1 ", "h2 ", "h3 "], ["entailment", "-", "neutral"]
+    )
     dropped: list[pl.DataFrame] = []
     df = read_snli(folder, "dev", dropped)
     assert df.select("premise", "label", "row").rows() == [("p1", "entailment", 1), ("p3", "neutral", 3)]
@@ -83,8 +109,18 @@ def test_no_gold_label_rows_are_dropped_with_reason(tmp_path):
 @pytest.mark.parametrize(
     ("s1", "s2", "labels", "message"),
     [
-        (["a", "b"], ["c"], ["entailment", "neutral"], r"different line counts \{'s1.dev': 2, 's2.dev': 1, 'labels.dev': 2\}"),
-        (["a", "b"], ["c", "d"], ["entailment", "Neutral"], r"labels.dev, line 2: unknown label 'Neutral'; expected one of \['entailment', 'neutral', 'contradiction'\]"),
+        (
+            ["a", "b"],
+            ["c"],
+            ["entailment", "neutral"],
+            r"different line counts \{'s1.dev': 2, 's2.dev': 1, 'labels.dev': 2\}",
+        ),
+        (
+            ["a", "b"],
+            ["c", "d"],
+            ["entailment", "Neutral"],
+            r"labels.dev, line 2: unknown label 'Neutral'; expected one of \['entailment', 'neutral', 'contradiction'\]",
+        ),
         (["a", "b"], ["c", "d"], ["entailment", ""], r"labels.dev, line 2: unknown label ''"),
         ([], [], [], r"s1.dev: file is empty"),
     ],
@@ -97,7 +133,9 @@ def test_broken_snli_files(tmp_path, s1, s2, labels, message):
 
 def test_missing_split_file_and_bad_bytes(tmp_path):
     folder = write_snli(tmp_path, ["a"], ["b"], ["entailment"])
-    with pytest.raises(EmbedbenchError, match=r"s1.train: file not found; expected SNLI premise lines of split 'train'"):
+    with pytest.raises(
+        EmbedbenchError, match=r"s1.train: file not found; expected SNLI premise lines of split 'train'"
+    ):
         read_snli(folder, "train")
     (folder / "s2.dev").write_bytes(b"\xff\xfeb\n")
     with pytest.raises(EmbedbenchError, match=r"s2.dev, line 1, byte 1: not valid UTF-8"):

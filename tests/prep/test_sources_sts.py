@@ -15,7 +15,9 @@ from prep.sources.sts import UNSCORED, read_sts_gold, read_sts_pair, read_stsb
 # ---- STS Benchmark, real files ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("split", "rows", "nine_fields"), [("train", 5749, 197), ("dev", 1500, 22), ("test", 1379, 284)])
+@pytest.mark.parametrize(
+    ("split", "rows", "nine_fields"), [("train", 5749, 197), ("dev", 1500, 22), ("test", 1379, 284)]
+)
 def test_stsb_counts_and_nine_field_rows(shared_data, split, rows, nine_fields):
     path = shared_data / "stsbenchmark" / f"sts-{split}.csv"
     raw = path.read_text(encoding="utf-8").splitlines()
@@ -57,9 +59,18 @@ GOOD = "g\tf\t2012\t1\t2.0\ta\tb\n"
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (GOOD + "g\tf\t2012\t2\thigh\ta\tb\n", r"sts.csv, line 2, column 'score_raw': expected a numeric similarity score in \[0, 5\], got 'high'"),
-        (GOOD + "g\tf\t2012\t2\t7.5\ta\tb\n", r"line 2, column 'score_raw': expected a value in \[0, 5\], got 7.5"),
-        (GOOD + "g\tf\t2012\t2\t1.0\tonly one sentence\n", r"line 2: expected 7 to 9 tab-separated fields .* got 6"),
+        (
+            GOOD + "g\tf\t2012\t2\thigh\ta\tb\n",
+            r"sts.csv, line 2, column 'score_raw': expected a numeric similarity score in \[0, 5\], got 'high'",
+        ),
+        (
+            GOOD + "g\tf\t2012\t2\t7.5\ta\tb\n",
+            r"line 2, column 'score_raw': expected a value in \[0, 5\], got 7.5",
+        ),
+        (
+            GOOD + "g\tf\t2012\t2\t1.0\tonly one sentence\n",
+            r"line 2: expected 7 to 9 tab-separated fields .* got 6",
+        ),
         (GOOD + GOOD.strip() + "\tx\ty\tz\n", r"line 2: expected 7 to 9 tab-separated fields .* got 10"),
         (GOOD + "\n", r"line 2: expected 7 to 9 tab-separated fields .* got 1"),
         ("", r"sts.csv: file is empty"),
@@ -105,7 +116,13 @@ def reference_year(folder: Path) -> tuple[list[tuple[str, str, float, str]], int
 
 @pytest.mark.parametrize(
     ("year", "scored", "unscored"),
-    [("STS12", 3108, 0), ("STS13", 1500, 0), ("STS14", 3750, 0), ("STS15", 3000, 5500), ("STS16", 1186, 7997)],
+    [
+        ("STS12", 3108, 0),
+        ("STS13", 1500, 0),
+        ("STS14", 3750, 0),
+        ("STS15", 3000, 5500),
+        ("STS16", 1186, 7997),
+    ],
 )
 def test_sts_years_match_readme_and_reference(shared_data, year, scored, unscored):
     folder = shared_data / "sts12-16" / year
@@ -145,14 +162,20 @@ def test_unscored_lines_four_fields_latin1_and_orphan_gold(tmp_path):
         ("b", "c", 0.9, 4.5, "news", 2)
     ]
     [drop] = dropped
-    assert drop.select("sentence1", "row", "reason", "subset").rows() == [("caf\ufffd open", 1, UNSCORED, "news")]
+    assert drop.select("sentence1", "row", "reason", "subset").rows() == [
+        ("caf\ufffd open", 1, UNSCORED, "news")
+    ]
 
 
 @pytest.mark.parametrize(
     ("inputs", "gold", "message"),
     [
         (b"a\tb\nc\td\n", "1\n", r"STS.gs.x.txt: 1 gold lines but STS.input.x.txt has 2 input lines"),
-        (b"a\tb\n", "about 3\n", r"STS.gs.x.txt, line 1, column 'score_raw': expected a numeric similarity score"),
+        (
+            b"a\tb\n",
+            "about 3\n",
+            r"STS.gs.x.txt, line 1, column 'score_raw': expected a numeric similarity score",
+        ),
         (b"a\tb\n", "-1\n", r"STS.gs.x.txt, line 1, column 'score_raw': expected a value in \[0, 5\]"),
         (b"a b\n", "1\n", r"STS.input.x.txt, line 1: expected 2 to 4 tab-separated fields"),
         (b"", "1\n", r"STS.input.x.txt: file is empty"),
