@@ -364,25 +364,3 @@ def mine_for_set(
     from embedbench.encode import load_encoder
 
     return mine_hard_negatives(pairs, corpus, load_encoder(cfg.model), cfg)
-
-
-def write_mining(result: MiningResult, out_dir: str | Path, *, stem: str = "negatives") -> dict[str, Path]:
-    """Write the dataset (Parquet), stats (JSON), examples and dropped pairs, and the report snippet + plot.
-
-    Returns the written paths by role. Every file is written atomically.
-    """
-    from embedbench.io import config_hash, provenance, write_json_atomic, write_parquet_atomic, write_text_atomic
-    from prep.negatives_report import render_mining_section
-
-    out = Path(out_dir)
-    paths = {
-        "dataset": write_parquet_atomic(result.dataset, out / f"{stem}.parquet"),
-        "examples": write_parquet_atomic(result.examples, out / f"{stem}.examples.parquet"),
-        "dropped": write_parquet_atomic(result.dropped, out / f"{stem}.dropped.parquet"),
-    }
-    stats = {**result.stats.to_dict(), "config_hash": config_hash(result.stats.config), "provenance": provenance()}
-    paths["stats"] = write_json_atomic(out / f"{stem}.stats.json", stats)
-    section = render_mining_section(result.stats, out / f"{stem}.scores.png")
-    paths["plot"] = out / f"{stem}.scores.png"
-    paths["report"] = write_text_atomic(out / f"{stem}.md", section)
-    return paths
