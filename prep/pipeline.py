@@ -1,0 +1,404 @@
+"""Run the configured prep sets end to end: read, filter stages, split, (mine negatives), write, report.
+
+One set is one marked frame (:mod:`prep.marks`) passed through the configured stages with ``.pipe()``;
+rows are never deleted mid-way, so each stage's kept count and drops by reason are exact. A set whose
+inputs (content hashes, model fingerprints) and configuration hash match its manifest is skipped and
+says so; ``force`` rebuilds it. Nothing is written for a set until all of it has been computed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from embedbench.errors import EmbedbenchError
+from embedbench.io import config_hash, is_up_to_date, provenance, read_manifest
+from embedbench.paths import repo_root
+from prep.config import PrepConfig, SetConfig, Step, load_prep_config, mining_config
+from prep.dedupe import ROW, exact_dedupe, near_dedupe
+from prep.inputs import describe_input, read_corpus_texts, read_one, read_set
+from prep.leakage import eval_texts, leak_exact, leak_near
+from prep.marks import KEPT, count_kept, partition, require_columns, text_columns
+from prep.minhash import MinHasher
+from prep.normalise import drop_empty, flag_long, normalise, normalise_expr, tokenizer_counter
+from prep.schemas import SHAPES, select_schema
+from prep.split import assign_split
+from prep.store import SPLITS, write_set
+
+PIPELINE_VERSION = 1
+"""Bumped when a stage changes what it keeps, so old outputs are rebuilt."""
+
+Stage = Callable[[pl.DataFrame], pl.DataFrame]
+
+
+@dataclass(frozen=True)
+class SetOutcome:
+    """What happened to one set: built or skipped, where, and its manifest."""
+
+    name: str
+    skipped: bool
+    out_dir: Path
+    manifest: dict[str, Any]
+
+
+@dataclass
+class Context:
+    """Resources shared by the sets of one run: config, evaluation frames and models, each loaded once."""
+
+    config: PrepConfig
+    root: Path
+    _evals: dict[str, pl.DataFrame] = field(default_factory=dict)
+    _models: dict[str, Any] = field(default_factory=dict)
+
+    def eval_frame(self, name: str) -> pl.DataFrame:
+        """The evaluation split ``name`` as its reader returns it."""
+        if name not in self._evals:
+            self._evals[name] = read_one(self.config.eval[name].source, f"prep.eval.{name}.source", [])
+        return self._evals[name]
+
+    def model(self, name: str) -> Any:
+        """A loaded SentenceTransformer (for its tokenizer and max sequence length)."""
+        if name not in self._models:
+            from embedbench.models import load_model
+
+            self._models[name] = load_model(name, device="cpu")
+        return self._models[name]
+
+    def fingerprint(self, name: str) -> str:
+        """Content fingerprint of a model (part of a set's inputs when the model decides the output)."""
+        from embedbench.models import resolve
+
+        return resolve(name).fingerprint
+
+
+def _models_used(cfg: SetConfig, prep: PrepConfig) -> dict[str, str]:
+    """Role -> model name, for the models that decide this set's output."""
+    used: dict[str, str] = {}
+    norm = cfg.normalise
+    if Step.normalise in cfg.steps and (norm.token_count == "tokenizer" or norm.max_tokens == "model"):
+        used["tokenizer"] = prep.model
+    if Step.semantic in cfg.steps:
+        used["semantic"] = cfg.semantic.model or prep.model
+    return used
+
+
+def _check_columns(name: str, cfg: SetConfig, frame: pl.DataFrame, texts: list[str]) -> None:
+    """Every column a step names must exist in the set's rows (checked before any work is done)."""
+    key = f"prep.sets.{name}"
+    if Step.exact in cfg.steps:
+        require_columns(frame, cfg.exact.key or [], key=f"{key}.exact.key")
+        require_columns(frame, cfg.exact.columns, key=f"{key}.exact.columns")
+    for step, on in ((Step.near, cfg.near.on), (Step.semantic, cfg.semantic.on)):
+        if step in cfg.steps and on != ROW:
+            require_columns(frame, [on], key=f"{key}.{step.value}.on")
+    require_columns(frame, [cfg.split.group_by or texts[0]], key=f"{key}.split.group_by")
+
+
+def _eval_texts(ctx: Context, names: list[str], cfg: SetConfig) -> pl.DataFrame:
+    """Normalised texts of the evaluation splits ``names``, unique by text."""
+    parts = []
+    for name in names:
+        split = ctx.config.eval[name]
+        frame = ctx.eval_frame(name)
+        columns = split.columns or text_columns(SHAPES[split.source.shape])
+        require_columns(frame, columns, key=f"prep.eval.{name}.columns")
+        if Step.normalise in cfg.steps:
+            frame = frame.with_columns(
+                normalise_expr(pl.col(c), cfg.normalise.form, cfg.normalise.lowercase) for c in columns
+            )
+        parts.append(eval_texts(frame, columns, name=name))
+    if not parts:
+        return pl.DataFrame(schema={"text": pl.String, "ref": pl.String, "split": pl.String})
+    return pl.concat(parts).unique("text", keep="first", maintain_order=True)
+
+
+def build_stages(name: str, cfg: SetConfig, ctx: Context, texts: list[str]) -> list[tuple[str, Stage]]:
+    """The configured filter stages, in order, each a ``frame -> frame`` function."""
+    stages: list[tuple[str, Stage]] = []
+    for step in cfg.steps:
+        if step is Step.normalise:
+            n = cfg.normalise
+            counter = max_tokens = None
+            if n.token_count == "tokenizer" or n.max_tokens == "model":
+                model = ctx.model(ctx.config.model)
+                counter = tokenizer_counter(model.tokenizer) if n.token_count == "tokenizer" else None
+                max_tokens = model.max_seq_length
+            limit = n.max_tokens if isinstance(n.max_tokens, int) else max_tokens
+
+            stages.append(
+                (
+                    "normalise",
+                    _chain(
+                        [
+                            partial(normalise, columns=texts, form=n.form, lowercase=n.lowercase),
+                            partial(drop_empty, columns=texts),
+                            partial(
+                                flag_long,
+                                columns=texts,
+                                max_tokens=limit,
+                                counter=counter,
+                                drop=n.long_texts == "drop",
+                            ),
+                        ]
+                    ),
+                )
+            )
+        elif step is Step.exact:
+            e = cfg.exact
+            fns = [partial(exact_dedupe, key=e.key or texts)] if e.row else []
+            fns += [partial(exact_dedupe, key=[c]) for c in e.columns]
+            stages.append(("exact", _chain(fns)))
+        elif step is Step.near:
+            c = cfg.near
+            hasher = MinHasher(c.threshold, c.num_perm, c.shingle, c.ngram, c.seed, c.verify)
+            stages.append(("near", partial(near_dedupe, text_columns=texts, hasher=hasher, on=c.on)))
+        elif step is Step.semantic:
+            from embedbench.encode import load_encoder
+            from prep.semantic import semantic_dedupe
+
+            s = cfg.semantic
+            encoder = load_encoder(s.model or ctx.config.model, show_progress=False)
+            stages.append(
+                (
+                    "semantic",
+                    partial(
+                        semantic_dedupe, text_columns=texts, encoder=encoder, threshold=s.threshold, on=s.on
+                    ),
+                )
+            )
+        elif step is Step.leakage:
+            lk = cfg.leakage
+            evals = _eval_texts(ctx, ctx.config.against(name), cfg)
+            fns = [partial(leak_exact, text_columns=texts, evals=evals)]
+            if lk.near:
+                hasher = MinHasher(lk.threshold, lk.num_perm, lk.shingle, lk.ngram)
+                fns.append(partial(leak_near, text_columns=texts, evals=evals, hasher=hasher))
+            stages.append(("leakage", _chain(fns)))
+    return stages
+
+
+def _chain(fns: list[Stage]) -> Stage:
+    def run(frame: pl.DataFrame) -> pl.DataFrame:
+        for fn in fns:
+            frame = frame.pipe(fn)
+        return frame
+
+    return run
+
+
+def set_hashes(name: str, ctx: Context) -> tuple[list[dict[str, Any]], str, str]:
+    """``(inputs, inputs_hash, config_hash)`` of a set: source and eval files, models, and its settings."""
+    cfg = ctx.config.sets[name]
+    inputs = [
+        describe_input(spec, f"prep.sets.{name}.{role}[{i}]")
+        for role in SPLITS
+        for i, spec in enumerate(getattr(cfg, role))
+    ]
+    against = ctx.config.against(name)
+    inputs += [describe_input(ctx.config.eval[e].source, f"prep.eval.{e}.source") for e in against]
+    inputs += [
+        {"key": f"model.{role}", "source": m, "sha256": ctx.fingerprint(m)}
+        for role, m in _models_used(cfg, ctx.config).items()
+    ]
+    settings = {
+        "version": PIPELINE_VERSION,
+        "set": cfg.model_dump(mode="json"),
+        "eval": {e: ctx.config.eval[e].model_dump(mode="json") for e in against},
+        "models": _models_used(cfg, ctx.config),
+    }
+    return (
+        inputs,
+        config_hash([i["sha256"] for i in inputs] + [i["key"] for i in inputs]),
+        config_hash(settings),
+    )
+
+
+def prepare_set(name: str, ctx: Context, *, force: bool = False) -> SetOutcome:
+    """Build set ``name`` (or skip it when its manifest matches its inputs and configuration)."""
+    cfg = ctx.config.sets[name]
+    out_dir = ctx.root / ctx.config.output_dir / name
+    inputs, inputs_hash, cfg_hash = set_hashes(name, ctx)
+    if not force and is_up_to_date(out_dir / "manifest.json", inputs_hash, cfg_hash):
+        return SetOutcome(name, True, out_dir, read_manifest(out_dir / "manifest.json") or {})
+    t_start = time.perf_counter()
+    shape = SHAPES[cfg.shape]
+    texts = text_columns(shape)
+    read = read_set(name, {r: getattr(cfg, r) for r in SPLITS})
+    frame = read.frame
+    t_read = time.perf_counter()
+    _check_columns(name, cfg, frame, texts)
+    stages = build_stages(name, cfg, ctx, texts)
+    rows = {"read": frame.height}
+    timings = {"read_s": round(t_read - t_start, 4), "setup_s": round(time.perf_counter() - t_read, 4)}
+    for stage_name, fn in stages:
+        t0 = time.perf_counter()
+        frame = frame.pipe(fn)
+        rows[stage_name] = count_kept(frame)
+        timings[f"{stage_name}_s"] = round(time.perf_counter() - t0, 4)
+    s = cfg.split
+    frame = assign_split(
+        frame,
+        group_by=s.group_by or texts[0],
+        dev=0.0 if cfg.dev else s.dev,
+        test=0.0 if cfg.test else s.test,
+        seed=s.seed,
+    )
+    parts = partition(frame)
+    splits = {
+        sp: select_schema(parts.kept.filter(pl.col("split") == sp), shape, f"prep.sets.{name} ({sp})")
+        for sp in SPLITS
+    }
+    negatives: dict[str, Any] = {}
+    extra = None
+    if cfg.negatives is not None:
+        splits, negatives, extra = _mine(name, cfg, parts.kept, splits)
+    dropped = parts.dropped
+    if read.reader_dropped is not None:
+        dropped = pl.concat([read.reader_dropped, dropped], how="diagonal_relaxed")
+    manifest = _manifest(name, cfg, inputs, inputs_hash, cfg_hash, frame, dropped, rows, splits, timings, ctx)
+    if negatives:
+        manifest["negatives"] = negatives
+    manifest["timings"]["total_s"] = round(time.perf_counter() - t_start, 4)
+    write_set(out_dir, splits, dropped, manifest, extra)
+    return SetOutcome(name, False, out_dir, read_manifest(out_dir / "manifest.json") or manifest)
+
+
+def _mine(
+    name: str, cfg: SetConfig, kept: pl.DataFrame, splits: dict[str, pl.DataFrame]
+) -> tuple[Any, Any, Any]:
+    """Hook for ``prep.negatives``: mine the train and dev pairs; returns new splits, stats and a writer."""
+    from prep.negatives import mine_for_set, write_mining
+
+    options = dict(cfg.negatives or {})
+    mcfg = mining_config(options)
+    corpus = None
+    if options.get("corpus"):
+        corpus = read_corpus_texts(str(options["corpus"]), f"prep.sets.{name}.negatives.corpus")
+        n = cfg.normalise
+        if Step.normalise in cfg.steps:
+            corpus = corpus.to_frame().select(normalise_expr(pl.col("text"), n.form, n.lowercase))["text"]
+    results = {}
+    for sp in ("train", "dev"):
+        pairs = kept.filter(pl.col("split") == sp)
+        if pairs.height:
+            cols = ["anchor", "positive"] + [c for c in ("query_id", "doc_id") if c in pairs.columns]
+            results[sp] = mine_for_set(pairs.select(cols), corpus, mcfg)
+    new_splits = {**splits, **{sp: r.dataset for sp, r in results.items()}}
+
+    def write(tmp: Path) -> dict[str, Any]:
+        return {
+            f"negatives-{sp}": {k: p.name for k, p in write_mining(r, tmp, stem=f"negatives-{sp}").items()}
+            for sp, r in results.items()
+        }
+
+    return new_splits, {sp: r.stats.to_dict() for sp, r in results.items()}, write
+
+
+def _manifest(
+    name: str,
+    cfg: SetConfig,
+    inputs: list[dict[str, Any]],
+    inputs_hash: str,
+    cfg_hash: str,
+    frame: pl.DataFrame,
+    dropped: pl.DataFrame,
+    rows: dict[str, int],
+    splits: dict[str, pl.DataFrame],
+    timings: dict[str, float],
+    ctx: Context,
+) -> dict[str, Any]:
+    by_stage = dropped.group_by("stage", "reason").len().sort("stage", "reason")
+    drops: dict[str, dict[str, int]] = {}
+    for stage, reason, n in by_stage.iter_rows():
+        drops.setdefault(str(stage), {})[str(reason)] = int(n)
+    flagged = (
+        int(frame.select((KEPT & pl.col("too_long")).sum()).item()) if "too_long" in frame.columns else None
+    )
+    norm = cfg.normalise
+    tokens = None
+    if Step.normalise in cfg.steps:
+        how = (
+            f"tokenizer of {ctx.config.model}"
+            if norm.token_count == "tokenizer"
+            else "estimate (words + punctuation + 2, a lower bound)"
+        )
+        limit = (
+            norm.max_tokens
+            if isinstance(norm.max_tokens, int)
+            else ctx.model(ctx.config.model).max_seq_length
+        )
+        tokens = {"count": how, "max_tokens": limit, "flagged_too_long": flagged, "action": norm.long_texts}
+    return {
+        "set": name,
+        "shape": cfg.shape,
+        "columns": list(next(iter(s for s in splits.values() if s.height), splits["train"]).columns),
+        "inputs": inputs,
+        "inputs_hash": inputs_hash,
+        "config_hash": cfg_hash,
+        "config": cfg.model_dump(mode="json"),
+        "against": ctx.config.against(name),
+        "provenance": provenance(),
+        "rows": {**rows, "out": sum(s.height for s in splits.values())},
+        "splits": {sp: splits[sp].height for sp in SPLITS},
+        "drops": drops,
+        "drops_total": {
+            str(r): int(n) for r, n in dropped.group_by("reason").len().sort("reason").iter_rows()
+        },
+        "tokens": tokens,
+        "timings": timings,
+    }
+
+
+def run_prep(
+    config: PrepConfig,
+    *,
+    root: str | Path | None = None,
+    sets: list[str] | None = None,
+    force: bool = False,
+    report: bool = True,
+    log: Callable[[str], None] = print,
+) -> list[SetOutcome]:
+    """Prepare ``sets`` (default: all) of ``config`` under ``root`` and write the report.
+
+    Returns one :class:`SetOutcome` per set; unknown set names raise ``EmbedbenchError`` listing the known ones.
+    """
+    names = sets or list(config.sets)
+    unknown = [n for n in names if n not in config.sets]
+    if unknown:
+        raise EmbedbenchError(f"unknown set(s) {unknown}; sets in [prep.sets]: {sorted(config.sets)}")
+    if not names:
+        raise EmbedbenchError("no sets configured: add a [prep.sets.<name>] table to bench.toml")
+    ctx = Context(config, Path(root) if root is not None else repo_root())
+    outcomes = []
+    for name in names:
+        outcome = prepare_set(name, ctx, force=force)
+        m = outcome.manifest
+        if outcome.skipped:
+            log(
+                f"{name}: unchanged (inputs {m.get('inputs_hash')}, config {m.get('config_hash')}), skipped; --force rebuilds it"
+            )
+        else:
+            drops = ", ".join(f"{r}={n}" for r, n in m["drops_total"].items()) or "none"
+            log(
+                f"{name}: {m['rows']['read']} rows read -> {m['rows']['out']} kept {m['splits']}; dropped: {drops}"
+            )
+        outcomes.append(outcome)
+    if report:
+        from prep.report import write_report
+
+        path = write_report(config, ctx.root)
+        log(f"report: {path}")
+    return outcomes
+
+
+def run_prep_file(config_path: str | Path = "bench.toml", **kwargs: Any) -> list[SetOutcome]:
+    """Load ``[prep]`` from ``config_path`` and :func:`run_prep` it (relative outputs under the file's folder)."""
+    config = load_prep_config(config_path)
+    kwargs.setdefault("root", Path(config_path).resolve().parent)
+    return run_prep(config, **kwargs)

@@ -1,0 +1,71 @@
+"""Writing a prepared set: every file into a temporary folder, then one swap onto ``<output_dir>/<set>``.
+
+A failure anywhere before the swap leaves the previous output untouched (or absent); the manifest is
+written last inside the temporary folder, so a folder with a manifest is always complete.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from embedbench.io import write_json_atomic, write_parquet_atomic
+
+SPLITS = ("train", "dev", "test")
+
+
+def write_set(
+    out_dir: Path,
+    splits: dict[str, pl.DataFrame],
+    dropped: pl.DataFrame,
+    manifest: dict[str, Any],
+    extra: Callable[[Path], dict[str, Any]] | None = None,
+) -> dict[str, str]:
+    """Write ``{split}.parquet`` (non-empty splits), ``dropped.parquet`` and ``manifest.json`` atomically.
+
+    ``extra(tmp_dir)`` may write more files (e.g. mined negatives) and returns entries for the manifest's
+    ``files``. Returns the written file names by role.
+    """
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    try:
+        files: dict[str, Any] = {}
+        for split in SPLITS:
+            frame = splits.get(split)
+            if frame is not None and frame.height:
+                write_parquet_atomic(frame, tmp / f"{split}.parquet")
+                files[split] = f"{split}.parquet"
+        write_parquet_atomic(dropped, tmp / "dropped.parquet")
+        files["dropped"] = "dropped.parquet"
+        if extra is not None:
+            files.update(extra(tmp))
+        write_json_atomic(tmp / "manifest.json", {**manifest, "files": files})
+        _swap(tmp, out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return files
+
+
+def _swap(new: Path, target: Path) -> None:
+    """Put folder ``new`` at ``target``, replacing what was there (rename, rename, delete)."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(target, old)
+    try:
+        os.replace(new, target)
+    except OSError:
+        if old is not None:
+            os.replace(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
