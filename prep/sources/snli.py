@@ -76,25 +76,17 @@ def snli_entailment_pairs(df: pl.DataFrame) -> pl.DataFrame:
 def snli_triplets(df: pl.DataFrame, both_directions: bool = True) -> pl.DataFrame:
     """``anchor, positive, negative`` triplets as in sentence-transformers' AllNLI ``triplet`` subset.
 
-    For each premise that has at least one entailment and one contradiction hypothesis, in order of
-    first appearance: (premise, entailment, contradiction), taking the first of each in file order; with
+    For each premise that has at least one entailment and one contradiction hypothesis (in order of its
+    first entailment): (premise, entailment, contradiction), taking the first of each in file order; with
     ``both_directions`` (AllNLI's recipe) also (entailment, premise, contradiction).
     """
     check_schema(df, PAIR_CLASS, "snli_triplets")
-    firsts = (
-        df.filter(pl.col("label").is_in(["entailment", "contradiction"]))
-        .group_by("premise", "label", maintain_order=True)
-        .agg(pl.col("hypothesis").first())
-    )
-    wide = (
-        firsts.pivot(on="label", index="premise", values="hypothesis", maintain_order=True)
-        if firsts.height
-        else pl.DataFrame(schema={"premise": pl.String, "entailment": pl.String, "contradiction": pl.String})
-    )
-    for label in ("entailment", "contradiction"):
-        if label not in wide.columns:
-            wide = wide.with_columns(pl.lit(None, pl.String).alias(label))
-    wide = wide.drop_nulls(["entailment", "contradiction"])
+
+    def first(label: str) -> pl.DataFrame:
+        by_premise = df.filter(pl.col("label") == label).group_by("premise", maintain_order=True)
+        return by_premise.agg(pl.col("hypothesis").first().alias(label))
+
+    wide = first("entailment").join(first("contradiction"), on="premise", maintain_order="left")
     forward = wide.select(
         pl.col("premise").alias("anchor"),
         pl.col("entailment").alias("positive"),

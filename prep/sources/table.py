@@ -133,19 +133,22 @@ def conform(
             f"{path}: column(s) not found: {hints}; the file has {[c for c in df.columns if c != ROW]}. "
             'Set the source\'s `columns` mapping (target = "source column")'
         )
-    out = df.select(ROW, *[pl.col(mapping[t]).alias(t) for t in schema])
-    require_not_null(out, list(schema), path)
+    sources = list(dict.fromkeys(mapping[t] for t in schema))
+    out = df.select(ROW, *sources)  # checks and casts on the file's own column names, for the messages
+    require_not_null(out, sources, path)
     for name, dtype in schema.items():
-        actual = out.schema[name]
+        src = mapping[name]
+        actual = out.schema[src]
         if dtype == pl.String and actual != pl.String:
             if name == "label" and actual.is_integer():
-                out = out.with_columns(pl.col(name).cast(pl.String))
+                out = out.with_columns(pl.col(src).cast(pl.String))
             else:
                 raise EmbedbenchError(
-                    f"{where(path, None, mapping[name])}: expected text, got {actual}; map a text column"
+                    f"{where(path, None, src)}: expected text, got {actual}; map a text column"
                 )
         elif dtype != pl.String and actual != dtype:
-            out = cast_column(out, name, dtype, path, f"a {'number' if dtype == pl.Float64 else 'integer'}")
+            out = cast_column(out, src, dtype, path, f"a {'number' if dtype == pl.Float64 else 'integer'}")
+    out = out.select(*[pl.col(mapping[t]).alias(t) for t in schema], ROW)
     if "score" in schema:
         out = out.with_columns(pl.col("score").alias("score_raw"), pl.col("score") / score_max)
         require_range(out, "score", 0.0, 1.0, path)

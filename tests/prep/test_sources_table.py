@@ -96,6 +96,13 @@ def test_parquet_int_labels_become_strings(tmp_path):
             "pairs",
             r"t.jsonl, line 2: malformed JSON",
         ),
+        (
+            "t.tsv",
+            "a\tb\tsim\nx\ty\thigh\n",
+            {"sentence1": "a", "sentence2": "b", "score": "sim"},
+            "scored",
+            r"t.tsv, line 2, column 'sim': expected a number, got 'high'",  # the file's column name
+        ),
         ("t.txt", "anchor,positive\n", None, "pairs", r"unknown table format '.txt'"),
         (
             "t.csv",
