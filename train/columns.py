@@ -1,0 +1,198 @@
+"""Dataset shapes as sentence-transformers losses read them, and the checks that run before training.
+
+A prepared Parquet file is recognised by its column names (the prep contract, ``prep/schemas.py``):
+
+========================  ==============================================  ==========================
+shape                     columns (in this order)                         what the loss gets
+========================  ==============================================  ==========================
+``pairs``                 ``anchor, positive``                            2 texts
+``triplets``              ``anchor, positive, negative``                  3 texts
+``n-tuples``              ``anchor, positive, negative_1 .. negative_n``  2 + n texts
+``scored``                ``sentence1, sentence2, score``                 2 texts + float score
+``binary-pairs``          ``sentence1, sentence2, label`` (0/1)           2 texts + 0/1 label
+``pair-class``            ``premise, hypothesis, label``                  2 texts + class id
+``labelled``              ``text, label``                                 1 text + class id
+========================  ==============================================  ==========================
+
+Other columns (provenance such as ``query_id``, ``row``) are not fed to the loss. String labels are
+mapped to integers in sorted order, and the mapping is returned so the run can record it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from embedbench.errors import EmbedbenchError
+
+SHAPES: dict[str, tuple[str, ...]] = {
+    "pairs": ("anchor", "positive"),
+    "triplets": ("anchor", "positive", "negative"),
+    "n-tuples": ("anchor", "positive", "negative_1", "..", "negative_n"),
+    "scored": ("sentence1", "sentence2", "score"),
+    "binary-pairs": ("sentence1", "sentence2", "label"),
+    "pair-class": ("premise", "hypothesis", "label"),
+    "labelled": ("text", "label"),
+}
+"""Shape name -> its columns, for messages (``n-tuples`` has 2 or more numbered negatives)."""
+
+_NEG = re.compile(r"^negative_(\d+)$")
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A recognised dataset shape: its name, the text columns and the label/score column (if any)."""
+
+    name: str
+    texts: tuple[str, ...]
+    target: str | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns the loss receives, in order."""
+        return self.texts + ((self.target,) if self.target else ())
+
+
+@dataclass(frozen=True)
+class CheckedData:
+    """A dataset that fits its loss: the frame with only the loss's columns, labels as integers."""
+
+    frame: pl.DataFrame
+    shape: Shape
+    ignored_columns: tuple[str, ...] = ()
+    label_map: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def num_labels(self) -> int:
+        """Number of classes (for SoftmaxLoss): mapped labels, or the largest integer label + 1."""
+        if self.label_map:
+            return len(self.label_map)
+        if self.shape.target == "label" and self.frame.height:
+            return int(self.frame["label"].max()) + 1  # type: ignore[arg-type]
+        return 0
+
+
+def detect_shape(columns: list[str]) -> Shape | None:
+    """The shape whose columns are present in ``columns`` (most specific first), or None."""
+    cols = set(columns)
+    negatives = sorted((int(m.group(1)), c) for c in columns if (m := _NEG.match(c)))
+    if {"anchor", "positive"} <= cols:
+        if negatives:
+            numbers = [n for n, _ in negatives]
+            if numbers != list(range(1, len(numbers) + 1)):
+                return None
+            return Shape("n-tuples", ("anchor", "positive", *(c for _, c in negatives)))
+        if "negative" in cols:
+            return Shape("triplets", ("anchor", "positive", "negative"))
+        return Shape("pairs", ("anchor", "positive"))
+    if {"sentence1", "sentence2", "score"} <= cols:
+        return Shape("scored", ("sentence1", "sentence2"), "score")
+    if {"sentence1", "sentence2", "label"} <= cols:
+        return Shape("binary-pairs", ("sentence1", "sentence2"), "label")
+    if {"premise", "hypothesis", "label"} <= cols:
+        return Shape("pair-class", ("premise", "hypothesis"), "label")
+    if {"text", "label"} <= cols:
+        return Shape("labelled", ("text",), "label")
+    return None
+
+
+def expected_columns(shapes: tuple[str, ...]) -> str:
+    """Human-readable list of acceptable column sets, e.g. ``(sentence1, sentence2, score) [scored]``."""
+    return " or ".join(f"({', '.join(SHAPES[s])}) [{s}]" for s in shapes)
+
+
+def _mismatch(loss: str, shapes: tuple[str, ...], found: list[str], where: str, why: str = "") -> EmbedbenchError:
+    detail = f": {why}" if why else ""
+    return EmbedbenchError(
+        f"{where}: loss {loss} expects columns {expected_columns(shapes)}; "
+        f"found columns ({', '.join(found)}){detail}. "
+        f"Pick a loss that fits these columns, or prepare the data in the expected shape."
+    )
+
+
+def _first_null_row(frame: pl.DataFrame, column: str) -> int:
+    return int(frame.select(pl.col(column).is_null().arg_max()).item()) + 1
+
+
+def check_columns(frame: pl.DataFrame, *, loss: str, shapes: tuple[str, ...], where: str) -> CheckedData:
+    """Check that ``frame`` fits a loss accepting ``shapes``; return it reduced to the loss's columns.
+
+    Fails with ``EmbedbenchError`` naming ``where`` (file), the loss, the expected and the found columns,
+    and for bad values the 1-based row. Label columns are checked by type: ``binary-pairs`` need 0/1
+    integers, ``pair-class`` and ``labelled`` take strings (mapped to ints in sorted order) or integers >= 0.
+    """
+    found = list(frame.columns)
+    shape = detect_shape(found)
+    if shape is None or shape.name not in shapes:
+        raise _mismatch(loss, shapes, found, where)
+    for col in shape.texts:
+        dtype = frame.schema[col]
+        if dtype != pl.String:
+            raise _mismatch(loss, shapes, found, where, f"text column {col!r} is {dtype}, expected String")
+        if frame[col].null_count():
+            raise EmbedbenchError(
+                f"{where}: row {_first_null_row(frame, col)}, column {col!r} is empty (null); "
+                "drop or fill such rows in prep"
+            )
+    if frame.height == 0:
+        raise EmbedbenchError(f"{where}: no rows to train on")
+    out = frame.select(shape.columns)
+    label_map: dict[str, int] = {}
+    if shape.target is not None:
+        target = shape.target
+        if frame[target].null_count():
+            raise EmbedbenchError(
+                f"{where}: row {_first_null_row(frame, target)}, column {target!r} is empty (null)"
+            )
+        out, label_map = _check_target(out, shape, loss=loss, shapes=shapes, found=found, where=where)
+    ignored = tuple(c for c in found if c not in shape.columns)
+    return CheckedData(out, shape, ignored, label_map)
+
+
+def _check_target(
+    frame: pl.DataFrame, shape: Shape, *, loss: str, shapes: tuple[str, ...], found: list[str], where: str
+) -> tuple[pl.DataFrame, dict[str, int]]:
+    col = str(shape.target)
+    dtype = frame.schema[col]
+    if shape.name == "scored":
+        if not dtype.is_numeric():
+            raise _mismatch(loss, shapes, found, where, f"score column is {dtype}, expected a number")
+        return frame.with_columns(pl.col(col).cast(pl.Float64)), {}
+    if dtype == pl.Boolean:
+        frame = frame.with_columns(pl.col(col).cast(pl.Int64))
+        dtype = pl.Int64
+    if shape.name == "binary-pairs":
+        if not dtype.is_integer():
+            raise _mismatch(loss, shapes, found, where, f"label column is {dtype}, expected integers 0/1")
+        bad = frame.with_row_index("row", offset=1).filter(~pl.col(col).is_in([0, 1]))
+        if bad.height:
+            raise EmbedbenchError(
+                f"{where}: row {bad['row'][0]}, column 'label' is {bad[col][0]}; loss {loss} needs labels 0 or 1"
+            )
+        return frame.with_columns(pl.col(col).cast(pl.Int64)), {}
+    if dtype == pl.String or dtype == pl.Categorical:
+        values = sorted(frame[col].cast(pl.String).unique().to_list())
+        mapping = {v: i for i, v in enumerate(values)}
+        mapped = frame.with_columns(pl.col(col).cast(pl.String).replace_strict(mapping, return_dtype=pl.Int64))
+        return mapped, mapping
+    if dtype.is_integer():
+        negative = frame.with_row_index("row", offset=1).filter(pl.col(col) < 0)
+        if negative.height:
+            raise EmbedbenchError(
+                f"{where}: row {negative['row'][0]}, column 'label' is {negative[col][0]}; class ids must be >= 0"
+            )
+        return frame.with_columns(pl.col(col).cast(pl.Int64)), {}
+    raise _mismatch(loss, shapes, found, where, f"label column is {dtype}, expected strings or integers")
+
+
+def read_dataset(path: Path) -> pl.DataFrame:
+    """Read a prepared Parquet file; a missing file says which step produces it."""
+    if not path.is_file():
+        raise EmbedbenchError(f"{path}: dataset not found; run `embedbench prep` first or fix the path in [train]")
+    try:
+        return pl.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - any read failure is a bad file
+        raise EmbedbenchError(f"{path}: not a readable Parquet file: {exc}") from exc

@@ -1,0 +1,191 @@
+"""The ``[train]`` section of ``bench.toml``: a validated pydantic schema and its loader.
+
+Relative paths (datasets, corpus, output) are resolved against the folder of the config file, so
+``embedbench train --config some/dir/bench.toml`` works from any working directory.
+
+Example::
+
+    [train]
+    run = "minilm-scifact"
+    base_model = "all-MiniLM-L6-v2"
+    epochs = 1
+    batch_size = 16
+
+    [[train.datasets]]
+    name = "scifact"
+    set = "scifact"                 # data/prepared/scifact/train.parquet
+    loss = "MultipleNegativesRankingLoss"   # optional: chosen from the columns when absent
+    loss_options = { scale = 20.0 }
+
+    [train.eval]
+    set = "scifact"                 # its dev split feeds a retrieval evaluator
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from embedbench.config import DEFAULT_CONFIG, load_toml, validate_section
+from embedbench.errors import EmbedbenchError
+
+from train.losses import LOSS_NAMES
+
+Precision = Literal["auto", "fp32", "fp16", "bf16"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetSpec(_Strict):
+    """One training dataset: a prepared set (by name) or a Parquet file, and optionally its loss."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    set: str | None = None
+    path: Path | None = None
+    split: str = "train"
+    loss: str | None = None
+    loss_options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DatasetSpec:
+        if (self.set is None) == (self.path is None):
+            raise ValueError("give exactly one of `set` (a prepared set name) or `path` (a Parquet file)")
+        if self.loss is not None and self.loss not in LOSS_NAMES:
+            raise ValueError(f"unknown loss {self.loss!r}; allowed: {', '.join(LOSS_NAMES)}")
+        return self
+
+
+class EvalSpec(_Strict):
+    """Retrieval evaluation during training on a dev split of (anchor, positive) pairs.
+
+    ``set``/``path`` name the dev data (default: the first dataset's ``dev`` split); ``corpus`` adds
+    distractor documents (Parquet or JSONL with ``doc_id``/``_id``, optional ``title``, ``text``).
+    """
+
+    set: str | None = None
+    path: Path | None = None
+    split: str = "dev"
+    corpus: Path | None = None
+    max_queries: int | None = Field(default=None, gt=0)
+    steps: int | None = Field(default=None, gt=0)
+    before_training: bool = True
+
+    @model_validator(mode="after")
+    def _at_most_one_source(self) -> EvalSpec:
+        if self.set is not None and self.path is not None:
+            raise ValueError("give at most one of `set` or `path`")
+        return self
+
+
+class TrainConfig(_Strict):
+    """Everything that decides a fine-tuning run (its hash guards the output folder)."""
+
+    run: str = Field(default="finetuned", pattern=r"^[A-Za-z0-9_.-]+$")
+    base_model: str = "all-MiniLM-L6-v2"
+    datasets: list[DatasetSpec] = Field(min_length=1)
+    epochs: float = Field(default=1.0, gt=0)
+    max_steps: int | None = Field(default=None, gt=0)
+    batch_size: int = Field(default=16, ge=2)
+    learning_rate: float = Field(default=2e-5, gt=0)
+    warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
+    weight_decay: float = Field(default=0.01, ge=0)
+    seed: int = 42
+    max_seq_length: int | None = Field(default=None, gt=0)
+    precision: Precision = "auto"
+    logging_steps: int = Field(default=1, gt=0)
+    save_steps: int = Field(default=200, gt=0)
+    save_total_limit: int = Field(default=2, gt=0)
+    keep_checkpoints: bool = False
+    multi_dataset_sampler: Literal["proportional", "round_robin"] = "proportional"
+    matryoshka_dims: list[int] | None = None
+    matryoshka_options: dict[str, Any] = Field(default_factory=dict)
+    adaptive_layers: bool = False
+    adaptive_layer_options: dict[str, Any] = Field(default_factory=dict)
+    eval: EvalSpec | None = None
+    prepared_dir: Path = Path("data/prepared")
+    output_dir: Path = Path("models")
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainConfig:
+        names = [d.name for d in self.datasets]
+        if len(set(names)) != len(names):
+            raise ValueError(f"dataset names must be unique, got {names}")
+        if self.matryoshka_dims is not None:
+            dims = self.matryoshka_dims
+            if not dims or any(d <= 0 for d in dims) or len(set(dims)) != len(dims):
+                raise ValueError(f"matryoshka_dims must be distinct positive integers, got {dims}")
+        if self.matryoshka_options and self.matryoshka_dims is None:
+            raise ValueError("matryoshka_options needs matryoshka_dims")
+        if self.adaptive_layer_options and not self.adaptive_layers:
+            raise ValueError("adaptive_layer_options needs adaptive_layers = true")
+        return self
+
+    @property
+    def run_dir(self) -> Path:
+        """``<output_dir>/<run>``: the model folder with log and manifest."""
+        return self.output_dir / self.run
+
+    def dataset_file(self, spec: DatasetSpec) -> Path:
+        """The Parquet file a dataset spec names."""
+        if spec.path is not None:
+            return spec.path
+        return self.prepared_dir / str(spec.set) / f"{spec.split}.parquet"
+
+    def eval_file(self) -> Path | None:
+        """The dev Parquet file of the evaluation, or None when evaluation is off."""
+        if self.eval is None:
+            return None
+        if self.eval.path is not None:
+            return self.eval.path
+        if self.eval.set is not None:
+            return self.prepared_dir / self.eval.set / f"{self.eval.split}.parquet"
+        first = self.datasets[0]
+        return self.dataset_file(first).with_name(f"{self.eval.split}.parquet")
+
+
+def _resolve_paths(cfg: TrainConfig, base: Path) -> TrainConfig:
+    """Make relative paths absolute against ``base`` (the config file's folder)."""
+
+    def fix(p: Path | None) -> Path | None:
+        return None if p is None or p.is_absolute() else (base / p)
+
+    datasets = [d.model_copy(update={"path": fix(d.path) or d.path}) for d in cfg.datasets]
+    update: dict[str, Any] = {
+        "datasets": datasets,
+        "prepared_dir": fix(cfg.prepared_dir) or cfg.prepared_dir,
+        "output_dir": fix(cfg.output_dir) or cfg.output_dir,
+    }
+    if cfg.eval is not None:
+        update["eval"] = cfg.eval.model_copy(
+            update={"path": fix(cfg.eval.path) or cfg.eval.path, "corpus": fix(cfg.eval.corpus) or cfg.eval.corpus}
+        )
+    folder = Path(cfg.base_model)
+    if not folder.is_absolute() and (base / folder).is_dir() and cfg.base_model not in _registry_names():
+        update["base_model"] = str(base / folder)
+    return cfg.model_copy(update=update)
+
+
+def _registry_names() -> set[str]:
+    from embedbench.models import REGISTRY
+
+    return set(REGISTRY)
+
+
+def parse_train_config(data: dict[str, Any], *, source: str | Path = DEFAULT_CONFIG) -> TrainConfig:
+    """Validate a ``[train]`` table (already parsed) and resolve its paths against ``source``'s folder."""
+    if not data or not data.get("datasets"):
+        raise EmbedbenchError(
+            f"{source}: [train] needs at least one dataset, e.g.\n"
+            '  [[train.datasets]]\n  name = "scifact"\n  set = "scifact"'
+        )
+    cfg = validate_section(TrainConfig, data, section="train", source=source)
+    return _resolve_paths(cfg, Path(source).resolve().parent)
+
+
+def load_train_config(path: str | Path = DEFAULT_CONFIG) -> TrainConfig:
+    """Read ``path`` and return its validated ``[train]`` section."""
+    return parse_train_config(load_toml(path).get("train") or {}, source=path)

@@ -1,0 +1,96 @@
+"""Retrieval evaluation during training, built from a dev split of (anchor, positive) pairs.
+
+The adapter turns a prepared dev file into sentence-transformers' ``InformationRetrievalEvaluator``
+(the trainer calls it at ``eval.steps`` and at the end; its metrics go to ``train_log.json``):
+
+- queries: the distinct ``anchor`` texts (the first ``max_queries`` in file order, if set);
+- corpus: the distinct ``positive`` texts of the whole dev file, plus the documents of an optional
+  corpus file (Parquet or JSONL; ``text`` and optional ``title`` joined as mteb does,
+  ``(title + " " + text).strip()``) as distractors;
+- relevant documents: each query's positives. Ids are content hashes of the texts, so the same
+  document from the dev file and the corpus file is one document, with or without id columns.
+
+A model under training has no stable fingerprint, so this evaluator encodes with the live model
+instead of the shared embedding cache; the eval suite's own tasks score saved models.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from embedbench.errors import EmbedbenchError
+from embedbench.io import sha256_text
+
+if TYPE_CHECKING:
+    from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
+
+EVAL_NAME = "dev"
+PRIMARY_METRIC = "cosine_ndcg@10"
+
+
+def _id(text: str) -> str:
+    return sha256_text(text)[:16]
+
+
+def _read_table(path: Path) -> pl.DataFrame:
+    if not path.is_file():
+        raise EmbedbenchError(f"{path}: evaluation file not found; run `embedbench prep` or fix [train.eval]")
+    if path.suffix == ".parquet":
+        return pl.read_parquet(path)
+    if path.suffix in (".jsonl", ".json"):
+        return pl.read_ndjson(path)
+    raise EmbedbenchError(f"{path}: expected a .parquet or .jsonl file")
+
+
+def corpus_texts(path: Path) -> list[str]:
+    """Document strings of a corpus file: ``(title + " " + text).strip()``, or ``text`` without titles."""
+    df = _read_table(path)
+    if "text" not in df.columns:
+        raise EmbedbenchError(f"{path}: a corpus needs a 'text' column; found ({', '.join(df.columns)})")
+    text = pl.col("text").fill_null("")
+    expr = (pl.col("title").fill_null("") + " " + text).str.strip_chars() if "title" in df.columns else text
+    return df.select(expr.alias("doc"))["doc"].to_list()
+
+
+def retrieval_data(
+    dev: pl.DataFrame, *, corpus: list[str] | None = None, max_queries: int | None = None, where: str = "dev"
+) -> tuple[dict[str, str], dict[str, str], dict[str, set[str]]]:
+    """``(queries, corpus, relevant_docs)`` by content-hash id, from a dev frame of anchor/positive pairs."""
+    missing = [c for c in ("anchor", "positive") if c not in dev.columns]
+    if missing:
+        raise EmbedbenchError(
+            f"{where}: retrieval evaluation needs columns (anchor, positive); found ({', '.join(dev.columns)})"
+        )
+    pairs = dev.select("anchor", "positive").drop_nulls()
+    if pairs.height == 0:
+        raise EmbedbenchError(f"{where}: no (anchor, positive) rows to evaluate on")
+    docs = {_id(t): t for t in pairs["positive"].unique(maintain_order=True).to_list()}
+    for text in corpus or ():
+        docs.setdefault(_id(text), text)
+    anchors = pairs["anchor"].unique(maintain_order=True).to_list()
+    if max_queries is not None:
+        anchors = anchors[:max_queries]
+    queries = {_id(a): a for a in anchors}
+    relevant: dict[str, set[str]] = {}
+    for anchor, positive in pairs.filter(pl.col("anchor").is_in(anchors)).iter_rows():
+        relevant.setdefault(_id(anchor), set()).add(_id(positive))
+    return queries, docs, relevant
+
+
+def build_dev_evaluator(
+    dev_file: Path, *, corpus_file: Path | None = None, max_queries: int | None = None, batch_size: int = 32
+) -> InformationRetrievalEvaluator:
+    """An ``InformationRetrievalEvaluator`` named ``dev`` over ``dev_file`` (see the module docstring)."""
+    from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
+
+    corpus = corpus_texts(corpus_file) if corpus_file is not None else None
+    queries, docs, relevant = retrieval_data(
+        _read_table(dev_file), corpus=corpus, max_queries=max_queries, where=str(dev_file)
+    )
+    return InformationRetrievalEvaluator(
+        queries, docs, relevant, name=EVAL_NAME, batch_size=batch_size, write_csv=False,
+        show_progress_bar=False, main_score_function="cosine",
+    )

@@ -1,0 +1,332 @@
+"""One fine-tuning run: plan and check, train (resuming from a checkpoint), save, verify, record.
+
+``plan_training`` reads every dataset, picks or checks each loss against the columns and hashes the
+inputs, all before a model loads. ``train`` then
+
+1. skips when ``models/<run>/manifest.json`` records the same input and config hashes ("up to date");
+2. resumes from the last checkpoint in ``models/<run>/.checkpoints`` when that checkpoint was written
+   by the same inputs and config (stale checkpoints are removed);
+3. trains with ``SentenceTransformerTrainer`` (a loss and a batch sampler per dataset);
+4. saves the sentence-transformers folder (with its generated model card), reloads it and requires
+   equal embeddings on a probe set (``np.allclose(atol=1e-5)``);
+5. writes ``train_log.json`` and, last, ``manifest.json``: a folder without a current manifest is an
+   unfinished run.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from embedbench.errors import EmbedbenchError
+from embedbench.io import config_hash, file_sha256, is_up_to_date, provenance, read_manifest, write_json_atomic
+
+from train.columns import SHAPES, CheckedData, check_columns, detect_shape, read_dataset
+from train.config import DatasetSpec, TrainConfig
+from train.losses import AUTO_LOSS, LossSpec, check_options, check_wrappers, spec_for
+
+CHECKPOINTS = ".checkpoints"
+PROBE_TEXTS = (
+    "A man is playing a guitar.",
+    "The new movie is awesome.",
+    "Aspirin reduces the risk of heart attack.",
+    "Where is the nearest train station?",
+)
+
+
+@dataclass(frozen=True)
+class PlannedDataset:
+    """A checked training dataset: its file, content hash, loss and the frame the loss will read."""
+
+    spec: DatasetSpec
+    file: Path
+    sha256: str
+    loss: LossSpec
+    data: CheckedData
+
+
+@dataclass(frozen=True)
+class TrainPlan:
+    """Everything decided before a model loads."""
+
+    config: TrainConfig
+    datasets: list[PlannedDataset]
+    base_model: str
+    base_fingerprint: str
+    guides: dict[str, str]
+    inputs: dict[str, Any]
+    inputs_hash: str
+    config_hash: str
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a run did: where the model is, whether it was skipped, steps, time, losses and metrics."""
+
+    run_dir: Path
+    skipped: bool
+    steps: int = 0
+    seconds: float = 0.0
+    resumed_from: str | None = None
+    losses: list[float] = field(default_factory=list)
+    eval_before: dict[str, float] = field(default_factory=dict)
+    eval_after: dict[str, float] = field(default_factory=dict)
+
+
+def _plan_dataset(cfg: TrainConfig, spec: DatasetSpec) -> PlannedDataset:
+    file = cfg.dataset_file(spec)
+    frame = read_dataset(file)
+    where = str(file)
+    name = spec.loss
+    if name is None:
+        shape = detect_shape(list(frame.columns))
+        if shape is None:
+            known = "; ".join(f"{k}: ({', '.join(v)})" for k, v in SHAPES.items())
+            raise EmbedbenchError(
+                f"{where}: cannot choose a loss for columns ({', '.join(frame.columns)}); "
+                f"expected one of the shapes {known}, or name a loss in [train.datasets] (name = {spec.name!r})"
+            )
+        name = AUTO_LOSS[shape.name]
+    loss = spec_for(name)
+    data = check_columns(frame, loss=loss.name, shapes=loss.shapes, where=where)
+    if loss.score_range is not None:
+        lo, hi = loss.score_range
+        bad = data.frame.with_row_index("row", offset=1).filter(~pl_between("score", lo, hi))
+        if bad.height:
+            raise EmbedbenchError(
+                f"{where}: row {bad['row'][0]}, column 'score' is {bad['score'][0]}; loss {loss.name} "
+                f"needs scores in [{lo}, {hi}] (normalise them in prep)"
+            )
+    if loss.sampler == "group_by_label" and (cfg.batch_size < 4 or cfg.batch_size % 2):
+        raise EmbedbenchError(
+            f"[train] batch_size = {cfg.batch_size}: loss {loss.name} (dataset {spec.name!r}) samples batches by "
+            "label and needs an even batch_size >= 4"
+        )
+    check_options(loss.name, spec.loss_options, where=f"[train.datasets] {spec.name!r}")
+    return PlannedDataset(spec, file, file_sha256(file), loss, data)
+
+
+def pl_between(column: str, lo: float, hi: float) -> Any:
+    """Polars expression: ``lo <= column <= hi``."""
+    import polars as pl
+
+    return pl.col(column).is_between(lo, hi)
+
+
+def _check_eval_file(path: Path) -> None:
+    import polars as pl
+
+    if not path.is_file():
+        raise EmbedbenchError(f"{path}: evaluation file not found; run `embedbench prep` or fix [train.eval]")
+    columns = list(pl.read_parquet_schema(path)) if path.suffix == ".parquet" else []
+    if columns and not {"anchor", "positive"} <= set(columns):
+        raise EmbedbenchError(
+            f"{path}: retrieval evaluation needs columns (anchor, positive); found ({', '.join(columns)})"
+        )
+
+
+def _config_for_hash(cfg: TrainConfig) -> dict[str, Any]:
+    """The config without where things live (content is hashed as inputs instead)."""
+    data = cfg.model_dump(mode="json", exclude={"prepared_dir", "output_dir"})
+    for d in data["datasets"]:
+        if d.get("path"):
+            d["path"] = Path(d["path"]).name
+    if data.get("eval"):
+        for key in ("path", "corpus"):
+            if data["eval"].get(key):
+                data["eval"][key] = Path(data["eval"][key]).name
+    return data
+
+
+def plan_training(cfg: TrainConfig) -> TrainPlan:
+    """Read and check every input (columns vs. loss, options, wrappers) and hash them; loads no model."""
+    from embedbench.models import resolve
+
+    datasets = [_plan_dataset(cfg, spec) for spec in cfg.datasets]
+    check_wrappers(
+        [d.loss.name for d in datasets], matryoshka_dims=cfg.matryoshka_dims,
+        adaptive_layers=cfg.adaptive_layers, where="[train]",
+    )
+    inputs: dict[str, Any] = {d.spec.name: {"path": str(d.file), "sha256": d.sha256} for d in datasets}
+    eval_file = cfg.eval_file()
+    if eval_file is not None:
+        _check_eval_file(eval_file)
+        inputs["eval"] = {"path": str(eval_file), "sha256": file_sha256(eval_file)}
+        if cfg.eval and cfg.eval.corpus is not None:
+            if not cfg.eval.corpus.is_file():
+                raise EmbedbenchError(f"{cfg.eval.corpus}: [train.eval] corpus file not found")
+            inputs["eval_corpus"] = {"path": str(cfg.eval.corpus), "sha256": file_sha256(cfg.eval.corpus)}
+    base = resolve(cfg.base_model)
+    guides = {}
+    for d in datasets:
+        if d.loss.name == "GISTEmbedLoss":
+            guide = str(d.spec.loss_options.get("guide", d.loss.defaults["guide"]))
+            guides[guide] = resolve(guide).fingerprint
+    inputs["base_model"] = {"name": base.name, "fingerprint": base.fingerprint}
+    inputs["guides"] = guides
+    hashed = {k: (v["sha256"] if isinstance(v, dict) and "sha256" in v else v) for k, v in inputs.items()}
+    return TrainPlan(
+        cfg, datasets, base.path, base.fingerprint, guides, inputs, config_hash(hashed),
+        config_hash(_config_for_hash(cfg)),
+    )
+
+
+def _prepare_run_dir(plan: TrainPlan, force: bool) -> str | None:
+    """Clear the run folder (keeping matching checkpoints); return the checkpoint to resume from."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    run_dir = plan.config.run_dir
+    ckpt_dir = run_dir / CHECKPOINTS
+    stamp = read_manifest(ckpt_dir / "run.json") or {}
+    matching = stamp.get("inputs_hash") == plan.inputs_hash and stamp.get("config_hash") == plan.config_hash
+    if run_dir.exists():
+        for child in run_dir.iterdir():
+            if child.name == CHECKPOINTS and matching and not force:
+                continue
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(ckpt_dir / "run.json", {"inputs_hash": plan.inputs_hash, "config_hash": plan.config_hash})
+    return get_last_checkpoint(str(ckpt_dir))
+
+
+def _hardware(precision: dict[str, bool]) -> dict[str, Any]:
+    import torch
+
+    cuda = torch.cuda.is_available()
+    return {
+        "device": torch.cuda.get_device_name(0) if cuda else "cpu",
+        "torch_threads": torch.get_num_threads(),
+        "precision": "bf16" if precision["bf16"] else "fp16" if precision["fp16"] else "fp32",
+    }
+
+
+def _probe_texts(plan: TrainPlan) -> list[str]:
+    first = plan.datasets[0].data
+    texts = first.frame[first.shape.texts[0]].head(12).to_list()
+    return [*PROBE_TEXTS, *texts]
+
+
+def verify_reload(model: Any, folder: Path, texts: list[str], *, atol: float = 1e-5) -> float:
+    """Reload ``folder`` and require its embeddings of ``texts`` to equal ``model``'s; returns the max diff."""
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    reloaded = SentenceTransformer(str(folder), device=str(model.device), local_files_only=True)
+    a = model.encode(texts, convert_to_numpy=True, show_progress_bar=False)
+    b = reloaded.encode(texts, convert_to_numpy=True, show_progress_bar=False)
+    diff = float(np.max(np.abs(a - b))) if a.shape == b.shape else float("inf")
+    if not np.allclose(a, b, atol=atol):
+        raise EmbedbenchError(
+            f"{folder}: the saved model does not reproduce the trained one (max abs difference {diff:.2e} "
+            f"> {atol} on {len(texts)} probe texts, shapes {a.shape} vs {b.shape}); the save is broken"
+        )
+    return diff
+
+
+def _split_log(history: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    steps, evals = [], []
+    for entry in history:
+        if "loss" in entry:
+            steps.append({k: entry[k] for k in ("step", "epoch", "loss", "learning_rate", "grad_norm") if k in entry})
+        elif any(k.startswith("eval_") for k in entry):
+            evals.append({k.removeprefix("eval_"): v for k, v in entry.items()})
+    return steps, evals
+
+
+def train(cfg: TrainConfig, *, force: bool = False, callbacks: list[Any] | None = None) -> TrainResult:
+    """Fine-tune ``cfg.base_model`` on ``cfg.datasets`` into ``models/<run>/`` (see the module docstring).
+
+    ``force`` retrains even when up to date and ignores existing checkpoints. ``callbacks`` are extra
+    ``transformers.TrainerCallback`` objects (tests use one to interrupt a run).
+    """
+    plan = plan_training(cfg)
+    run_dir = cfg.run_dir
+    if not force and (run_dir / "modules.json").is_file() and is_up_to_date(
+        run_dir / "manifest.json", plan.inputs_hash, plan.config_hash
+    ):
+        return TrainResult(run_dir, skipped=True)
+    return _train(plan, force=force, callbacks=callbacks or [])
+
+
+def _train(plan: TrainPlan, *, force: bool, callbacks: list[Any]) -> TrainResult:
+    from datasets import Dataset, DatasetDict
+    from transformers import set_seed
+
+    from embedbench.models import load_model, model_fingerprint, write_model_meta
+    from train.evaluation import build_dev_evaluator
+    from train.losses import build_loss, wrap_loss
+    from train.trainer import PerDatasetSamplerTrainer, precision_flags, training_arguments
+
+    cfg = plan.config
+    started = time.perf_counter()
+    resume = _prepare_run_dir(plan, force)
+    set_seed(cfg.seed)
+    model = load_model(plan.base_model)
+    if cfg.max_seq_length is not None:
+        model.max_seq_length = cfg.max_seq_length
+    model.model_card_data.model_name = cfg.run
+    guides = {name: load_model(name) for name in plan.guides}
+    train_sets, losses, samplers = {}, {}, {}
+    for d in plan.datasets:
+        ds = Dataset.from_polars(d.data.frame)
+        guide = guides.get(str(d.spec.loss_options.get("guide", d.loss.defaults.get("guide", ""))))
+        loss = build_loss(d.loss.name, model, d.spec.loss_options, num_labels=d.data.num_labels, guide=guide)
+        losses[d.spec.name] = wrap_loss(
+            loss, model, matryoshka_dims=cfg.matryoshka_dims, matryoshka_options=cfg.matryoshka_options,
+            adaptive_layers=cfg.adaptive_layers, adaptive_layer_options=cfg.adaptive_layer_options,
+        )
+        train_sets[d.spec.name] = ds
+        samplers[id(ds)] = d.loss.sampler
+    evaluator = None
+    eval_before: dict[str, float] = {}
+    eval_file = cfg.eval_file()
+    if eval_file is not None and cfg.eval is not None:
+        evaluator = build_dev_evaluator(
+            eval_file, corpus_file=cfg.eval.corpus, max_queries=cfg.eval.max_queries, batch_size=cfg.batch_size
+        )
+        if cfg.eval.before_training:
+            eval_before = {k: float(v) for k, v in evaluator(model).items()}
+    ckpt_dir = cfg.run_dir / CHECKPOINTS
+    args = training_arguments(cfg, ckpt_dir, eval_steps=cfg.eval.steps if cfg.eval else None)
+    trainer = PerDatasetSamplerTrainer(
+        model=model, args=args, train_dataset=DatasetDict(train_sets), loss=losses, evaluator=evaluator,
+        callbacks=callbacks, samplers=samplers,
+    )
+    trainer.train(resume_from_checkpoint=resume)
+    eval_after: dict[str, float] = {}
+    if evaluator is not None:
+        eval_after = {k: float(v) for k, v in evaluator(model).items()}
+    model.save(str(cfg.run_dir))
+    max_diff = verify_reload(model, cfg.run_dir, _probe_texts(plan))
+    write_model_meta(cfg.run_dir, name=cfg.run, base=plan.inputs["base_model"]["name"],
+                     base_fingerprint=plan.base_fingerprint)
+    steps, evals = _split_log(trainer.state.log_history)
+    seconds = round(time.perf_counter() - started, 2)
+    global_step = int(trainer.state.global_step)
+    write_json_atomic(cfg.run_dir / "train_log.json", {
+        "run": cfg.run, "global_step": global_step, "resumed_from": resume,
+        "eval_before": eval_before, "eval_after": eval_after, "eval": evals, "steps": steps,
+        "trainer_summary": next((e for e in reversed(trainer.state.log_history) if "train_runtime" in e), {}),
+    })
+    if not cfg.keep_checkpoints:
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
+    write_json_atomic(cfg.run_dir / "manifest.json", {
+        "step": "train", "run": cfg.run, "inputs_hash": plan.inputs_hash, "config_hash": plan.config_hash,
+        "inputs": plan.inputs,
+        "datasets": {d.spec.name: {
+            "rows": d.data.frame.height, "shape": d.data.shape.name, "columns": list(d.data.shape.columns),
+            "ignored_columns": list(d.data.ignored_columns), "loss": d.loss.name, "sampler": d.loss.sampler,
+            "label_map": d.data.label_map,
+        } for d in plan.datasets},
+        "config": cfg.model_dump(mode="json"), "seed": cfg.seed, "global_step": global_step,
+        "resumed_from": resume, "seconds": seconds, "reload_max_abs_diff": max_diff,
+        "model_fingerprint": model_fingerprint(cfg.run_dir),
+        "hardware": _hardware(precision_flags(cfg.precision)), **provenance(),
+    })
+    return TrainResult(
+        cfg.run_dir, skipped=False, steps=global_step, seconds=seconds, resumed_from=resume,
+        losses=[s["loss"] for s in steps], eval_before=eval_before, eval_after=eval_after,
+    )
