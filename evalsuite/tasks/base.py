@@ -1,0 +1,136 @@
+"""What every task shares: the ``Task`` protocol, encoding once, dataset hashes and result assembly."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from embedbench.cache import unique_in_order
+from embedbench.encode import Encoder
+from embedbench.errors import EmbedbenchError
+from embedbench.io import file_sha256, provenance, tree_sha256
+from embedbench.paths import data_dir
+from evalsuite.types import TaskResult
+
+
+@runtime_checkable
+class Task(Protocol):
+    """An evaluation task: a frozen dataclass naming its data and options; computing only, no writing."""
+
+    name: str
+    task_type: str
+
+    def evaluate(self, encoder: Encoder) -> TaskResult:
+        """Score one model on this task."""
+        ...
+
+
+def require_encoder(model: object, task: str) -> Encoder:
+    """``model`` if it is an embedding ``Encoder``; otherwise a clear error (e.g. BM25 on an STS task)."""
+    if not isinstance(model, Encoder):
+        raise EmbedbenchError(
+            f"task {task!r} needs an embedding model (an Encoder with encode(texts)); "
+            f"got {getattr(model, 'name', type(model).__name__)!r}, which only supports retrieval tasks"
+        )
+    return model
+
+
+def encode_texts(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
+    """Embed ``texts`` (float32, input order) encoding each distinct text once, whatever the encoder."""
+    unique, inverse = unique_in_order(texts)
+    emb = np.asarray(encoder.encode(unique), dtype=np.float32)
+    if emb.ndim != 2 or emb.shape[0] != len(unique):
+        raise EmbedbenchError(
+            f"encoder {encoder.name!r} returned shape {emb.shape} for {len(unique)} texts; expected ({len(unique)}, dim)"
+        )
+    return emb[inverse]
+
+
+def dataset_hash(*paths: str | Path) -> str:
+    """Content hash of the files (or folders) a task reads, in the order given."""
+    h = hashlib.sha256()
+    for p in map(Path, paths):
+        if p.is_dir():
+            h.update(tree_sha256(p).encode())
+        elif p.is_file():
+            h.update(file_sha256(p).encode())
+        else:
+            raise EmbedbenchError(
+                f"{p}: not found; the task's data path must name an existing file or folder"
+            )
+    return h.hexdigest()[:16]
+
+
+def dataset_label(path: str | Path, split: str | None = None) -> str:
+    """Short dataset name: the path relative to the data folder when inside it, plus the split."""
+    p = Path(path).resolve()
+    try:
+        label = str(p.relative_to(data_dir()))
+    except ValueError:
+        label = str(p)
+    return f"{label}:{split}" if split else label
+
+
+def task_config(task: object) -> dict[str, Any]:
+    """The task's dataclass fields as JSON-ready values (paths become strings)."""
+    out = {}
+    for f in dataclasses.fields(task):  # type: ignore[arg-type]
+        v = getattr(task, f.name)
+        out[f.name] = str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def model_fingerprint(model: object) -> str:
+    """The model's fingerprint attribute (empty when it has none)."""
+    return str(getattr(model, "fingerprint", ""))
+
+
+def build_result(
+    task: Any,
+    model: object,
+    *,
+    dataset: str,
+    dataset_hash: str,
+    main_metric: str,
+    metrics: dict[str, float],
+    per_item: dict[str, list[Any]],
+    aggregations: dict[str, str],
+    started: float,
+    extra: dict[str, Any] | None = None,
+) -> TaskResult:
+    """Assemble a ``TaskResult`` with the task's config, timing and provenance."""
+    prov = provenance()
+    if extra:
+        prov.update(extra)
+    return TaskResult(
+        task=task.name,
+        task_type=task.task_type,
+        model=str(getattr(model, "name", type(model).__name__)),
+        model_fingerprint=model_fingerprint(model),
+        dataset=dataset,
+        dataset_hash=dataset_hash,
+        main_metric=main_metric,
+        metrics={k: float(v) for k, v in metrics.items()},
+        per_item=per_item,
+        aggregations=aggregations,
+        config=task_config(task),
+        seconds=round(time.perf_counter() - started, 3),
+        provenance=prov,
+    )
+
+
+def check_finite(values: np.ndarray, what: str, where: str, rows: Sequence[int] | None = None) -> None:
+    """Raise naming the first NaN/inf entry of ``values`` (e.g. a gold score)."""
+    bad = np.flatnonzero(~np.isfinite(np.asarray(values, dtype=np.float64)))
+    if bad.size:
+        i = int(bad[0])
+        place = f"line {rows[i]}" if rows is not None else f"item {i + 1}"
+        raise EmbedbenchError(
+            f"{where}, {place}: {what} is {values[i]!r}; expected a finite number ({bad.size} such entries); fix or drop them"
+        )

@@ -1,0 +1,187 @@
+"""Run mteb tasks with our encoder (through the shared embedding cache) and keep mteb's own results.
+
+``MtebEncoder`` is an mteb encoder (``AbsEncoder``) whose ``encode`` sends mteb's texts through our
+``Encoder``: a text already embedded by any step (prep, training, our own tasks) is not encoded again.
+``run_mteb`` calls ``mteb.evaluate`` and returns, per task, mteb's JSON result (``TaskResult.to_dict()``,
+JSON-safe) and the same scores as our ``TaskResult`` (no per-item columns, so no CI). ``MtebTask`` is
+the registry entry: one mteb task behind our ``Task`` contract.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from embedbench.encode import Encoder
+from embedbench.io import provenance
+from evalsuite.tasks.base import encode_texts, model_fingerprint, require_encoder
+from evalsuite.types import TaskResult
+
+MTEB_PREFIX = "mteb-"
+
+
+def _encoder_class() -> type:
+    from mteb.models.abs_encoder import AbsEncoder
+    from mteb.models.model_meta import ModelMeta, ScoringFunction
+
+    class MtebEncoder(AbsEncoder):
+        """mteb's encoder protocol over our ``Encoder`` (cosine similarity, no mteb prompts)."""
+
+        def __init__(self, encoder: Encoder) -> None:
+            self.encoder = encoder
+            self.model = getattr(encoder, "model", None)
+            name = encoder.name if "/" in encoder.name else f"embedbench/{encoder.name}"
+            dim = getattr(encoder, "dim", None)
+            self.mteb_model_meta = ModelMeta.create_empty(
+                overwrites={
+                    "name": name,
+                    "revision": encoder.fingerprint or None,
+                    "similarity_fn_name": ScoringFunction.COSINE,
+                    "embed_dim": dim,
+                    "framework": ["Sentence Transformers", "PyTorch"],
+                }
+            )
+
+        def encode(
+            self,
+            inputs: Any,
+            *,
+            task_metadata: Any,
+            hf_split: str,
+            hf_subset: str,
+            prompt_type: Any = None,
+            **kwargs: Any,
+        ) -> np.ndarray:
+            """Collect the dataloader's texts and embed them through the cached encoder."""
+            texts = [t for batch in inputs for t in batch["text"]]
+            return encode_texts(self.encoder, texts)
+
+    return MtebEncoder
+
+
+def mteb_encoder(encoder: Encoder) -> Any:
+    """Wrap ``encoder`` as an mteb encoder (``mteb.models.AbsEncoder``)."""
+    return _encoder_class()(encoder)
+
+
+@dataclass(frozen=True)
+class MtebRun:
+    """One task's outcome: mteb's own JSON result and our ``TaskResult`` view of it."""
+
+    native: dict[str, Any]
+    result: TaskResult
+
+
+def _flat_scores(scores: list[dict[str, Any]]) -> dict[str, float]:
+    """Scalar scores of one split; with several subsets (languages) they are prefixed ``subset/``."""
+    out: dict[str, float] = {}
+    single = len(scores) == 1
+    for entry in scores:
+        prefix = "" if single else f"{entry.get('hf_subset', 'default')}/"
+        for key, value in entry.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                out[prefix + key] = float(value)
+    return out
+
+
+def to_task_result(native: dict[str, Any], task: Any, encoder: Encoder, seconds: float) -> TaskResult:
+    """Our ``TaskResult`` for one mteb result (main metric = the task's ``main_score``; no per-item data)."""
+    meta = task.metadata
+    split = meta.eval_splits[0]
+    metrics = _flat_scores(native["scores"][split])
+    main = meta.main_score if meta.main_score in metrics else "main_score"
+    prov = provenance()
+    prov["mteb_result"] = native
+    return TaskResult(
+        task=MTEB_PREFIX + meta.name,
+        task_type="mteb",
+        model=encoder.name,
+        model_fingerprint=model_fingerprint(encoder),
+        dataset=str(meta.dataset["path"]),
+        dataset_hash=str(meta.dataset.get("revision", "")),
+        main_metric=main,
+        metrics=metrics,
+        config={"mteb_task": meta.name, "mteb_type": meta.type, "split": split},
+        seconds=round(seconds, 3),
+        provenance=prov,
+    )
+
+
+def run_mteb(
+    encoder: Encoder,
+    tasks: Sequence[Any],
+    *,
+    cache_dir: str | Path | None = None,
+    overwrite: str = "always",
+    batch_size: int = 64,
+) -> list[MtebRun]:
+    """Evaluate ``encoder`` on mteb ``tasks`` with ``mteb.evaluate``.
+
+    Args:
+        encoder: our encoder (its cache makes repeated texts free).
+        tasks: mteb task objects (e.g. from ``mteb_tasks.mteb_task``).
+        cache_dir: mteb's ``ResultCache`` folder, where mteb writes its own JSON files; None: nothing written.
+        overwrite: mteb's overwrite strategy (``always``, ``only-missing``, ``never``…).
+        batch_size: passed to mteb's dataloaders.
+    """
+    import mteb
+
+    encoder = require_encoder(encoder, ", ".join(t.metadata.name for t in tasks))
+    model = mteb_encoder(encoder)
+    started = time.perf_counter()
+    out = mteb.evaluate(
+        model,
+        list(tasks),
+        cache=mteb.ResultCache(str(cache_dir)) if cache_dir is not None else None,
+        overwrite_strategy=overwrite,
+        encode_kwargs={"batch_size": batch_size, "show_progress_bar": False},
+        show_progress_bar=False,
+        co2_tracker=False,
+        raise_error=True,
+    )
+    by_name = {t.metadata.name: t for t in tasks}
+    runs = []
+    for tr in out.task_results:
+        native = json.loads(json.dumps(tr.to_dict(), default=str))
+        seconds = float(native.get("evaluation_time") or (time.perf_counter() - started))
+        runs.append(MtebRun(native, to_task_result(native, by_name[tr.task_name], encoder, seconds)))
+    return runs
+
+
+@dataclass(frozen=True)
+class MtebTask:
+    """One mteb task behind our ``Task`` contract (its mteb JSON is kept in ``provenance["mteb_result"]``).
+
+    Args:
+        name: our task name (``"mteb-STSBenchmark"``).
+        mteb_name: mteb's task name (``"STSBenchmark"``).
+        path: local data override; None uses the data folder (local tasks) or the hub (others).
+        online: use mteb's own task (hub data) even when a local class exists.
+        batch_size: mteb dataloader batch size.
+    """
+
+    name: str
+    mteb_name: str
+    path: Path | None = None
+    online: bool = False
+    batch_size: int = 64
+    task_type: str = "mteb"
+
+    def build(self) -> Any:
+        """The mteb task object."""
+        from evalsuite.tasks.mteb_tasks import mteb_task
+
+        return mteb_task(self.mteb_name, self.path, self.online)
+
+    def evaluate(self, encoder: Encoder) -> TaskResult:
+        """Run the task through ``mteb.evaluate``; returns our view of mteb's result."""
+        result = run_mteb(encoder, [self.build()], batch_size=self.batch_size)[0].result
+        result.task = self.name
+        result.config.update({"path": str(self.path) if self.path else None, "online": self.online})
+        return result
