@@ -15,8 +15,9 @@ Example::
     tolerance = 0.01            # allowed drop of any task's main metric
     tolerances = { stsb = 0.005 }
 
-A task entry is a registry name, or a table whose ``name`` picks the task and whose other keys are
-the task's options (fields of its dataclass). ``"bm25"`` is the lexical baseline (retrieval only).
+A task entry is a registry name, or a table whose ``name`` picks the task (or names the result
+when ``task`` picks it, e.g. ``{ name = "stsb-mini", task = "stsb", path = "mini.tsv" }``) and whose
+other keys are the task's options (fields of its dataclass; a relative ``path`` is resolved too). ``"bm25"`` is the lexical baseline (retrieval only).
 Relative paths (results, reports, expected file, model folders) are resolved against the folder of
 the config file, so the config works from any working directory.
 """
@@ -34,16 +35,25 @@ BM25 = "bm25"
 
 
 class TaskEntry(BaseModel):
-    """One configured task: its registry name plus options passed to the task's constructor."""
+    """One configured task: its name, the registry task it is (default: the name) and its options."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.+-]+$")
+    task: str | None = None
+
+    @property
+    def registry_name(self) -> str:
+        """The registry task this entry builds."""
+        return self.task or self.name
 
     @property
     def options(self) -> dict[str, Any]:
-        """The task options (every key but ``name``)."""
-        return dict(self.model_extra or {})
+        """The task's options (every key but ``name`` and ``task``); an alias passes its name on."""
+        opts = dict(self.model_extra or {})
+        if self.task and self.task != self.name:
+            opts["name"] = self.name
+        return opts
 
 
 class CheckConfig(BaseModel):
@@ -120,6 +130,11 @@ class EvalConfig(BaseModel):
             candidate = base / m
             return str(candidate) if m != BM25 and not Path(m).is_absolute() and candidate.is_dir() else m
 
+        def entry(t: str | TaskEntry) -> str | TaskEntry:
+            if isinstance(t, str) or not isinstance(t.options.get("path"), str) or Path(t.options["path"]).is_absolute():
+                return t
+            return TaskEntry.model_validate({**t.model_dump(), "path": str(base / t.options["path"])})
+
         check = self.check.model_copy(update={
             "expected": fix(self.check.expected) or self.check.expected,
             "candidate": model(self.check.candidate) if self.check.candidate else None,
@@ -129,6 +144,7 @@ class EvalConfig(BaseModel):
             "results_dir": fix(self.results_dir) or self.results_dir,
             "reports_dir": fix(self.reports_dir) or self.reports_dir,
             "models": [model(m) for m in self.models],
+            "tasks": [entry(t) for t in self.tasks],
             "baseline": model(self.baseline) if self.baseline else None,
             "check": check,
         })

@@ -57,7 +57,10 @@ def build_task(entry: TaskEntry) -> Any:
     """The task object of a config entry (registry name + options)."""
     from evalsuite.tasks import get_task
 
-    return get_task(entry.name, **entry.options)
+    options = entry.options
+    name = options.pop("name", None)
+    task = get_task(entry.registry_name, **options)
+    return dataclasses.replace(task, name=name) if name else task
 
 
 def inputs_hash(task: Any) -> str:

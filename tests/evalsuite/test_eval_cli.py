@@ -1,0 +1,161 @@
+"""`embedbench eval / report / check / expected` end to end on small real-data slices with the tiny model."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from embedbench.cli import app
+from evalsuite.config import load_eval_config
+from evalsuite.runner import run_eval
+
+
+@pytest.fixture
+def workspace(tmp_path, shared_data, monkeypatch):
+    """A config over a 40-pair STSB slice (used by two tasks) and a 12-query SciFact slice; a fresh cache."""
+    monkeypatch.setenv("EMBEDBENCH_EMBEDDINGS", str(tmp_path / "embeddings.sqlite"))
+    lines = (shared_data / "stsbenchmark" / "sts-test.csv").read_text(encoding="utf-8").splitlines()[:40]
+    (tmp_path / "sts.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    beir = tmp_path / "beir"
+    (beir / "qrels").mkdir(parents=True)
+    qrels = (shared_data / "scifact" / "qrels" / "test.tsv").read_text().splitlines()
+    kept = qrels[1:16]
+    (beir / "qrels" / "test.tsv").write_text("\n".join([qrels[0], *kept]) + "\n")
+    qids = {q.split("\t")[0] for q in kept}
+    rel_docs = {q.split("\t")[1] for q in kept}
+    queries = [q for q in (shared_data / "scifact" / "queries.jsonl").read_text().splitlines() if json.loads(q)["_id"] in qids]
+    (beir / "queries.jsonl").write_text("\n".join(queries) + "\n")
+    corpus = (shared_data / "scifact" / "corpus.jsonl").read_text().splitlines()
+    docs = [d for d in corpus if json.loads(d)["_id"] in rel_docs] + corpus[:40]
+    (beir / "corpus.jsonl").write_text("\n".join(dict.fromkeys(docs)) + "\n")
+    (tmp_path / "bench.toml").write_text(
+        """
+[eval]
+models = ["tiny", "bm25"]
+baseline = "tiny"
+bootstrap = 200
+report_name = "mini"
+tasks = [
+  { name = "stsb-mini", task = "stsb", path = "sts.csv" },
+  { name = "stsb-again", task = "stsb", path = "sts.csv" },
+  { name = "scifact-mini", task = "scifact", path = "beir" },
+]
+
+[eval.check]
+candidate = "tiny"
+tolerance = 0.0
+"""
+    )
+    return tmp_path
+
+
+def test_eval_encodes_each_text_once_and_then_nothing(workspace):
+    cfg = load_eval_config(workspace / "bench.toml")
+    first = run_eval(cfg, log=lambda s: None, show_progress=False)
+    status = {(r.model, r.task): r.status for r in first.records}
+    assert status[("tiny", "stsb-mini")] == "ran" and status[("bm25", "scifact-mini")] == "ran"
+    assert status[("bm25", "stsb-mini")] == "not applicable"
+    sts_texts = set()
+    for line in (workspace / "sts.csv").read_text().splitlines():
+        sts_texts.update(line.split("\t")[5:7])
+    from prep.sources import read_beir
+
+    beir = read_beir(workspace / "beir", "test")
+    n_docs, n_queries = beir.corpus.height, len({*beir.relevant_docs})
+    # every unique text encoded exactly once across the three tasks (the second STS task adds nothing)
+    assert first.encoded["tiny"] == len(sts_texts) + n_docs + n_queries
+    assert sorted(p.name for p in (workspace / "results" / "tiny").iterdir()) == [
+        "scifact-mini.json", "stsb-again.json", "stsb-mini.json"]
+
+    second = run_eval(cfg, log=lambda s: None, show_progress=False)
+    assert {r.status for r in second.records} == {"skipped", "not applicable"}
+    assert second.encoded == {}  # nothing to run: the model is not even loaded
+    forced = run_eval(cfg, models=["tiny"], tasks=["stsb-mini"], force=True, log=lambda s: None, show_progress=False)
+    assert [r.status for r in forced.records] == ["ran"] and forced.encoded["tiny"] == 0
+    assert forced.cache_hits["tiny"] == len(sts_texts)
+
+
+def test_cli_eval_report_check_expected(workspace, monkeypatch):
+    monkeypatch.chdir(workspace)
+    monkeypatch.setenv("COLUMNS", "200")  # rich tables unwrapped
+    runner = CliRunner()
+    out = runner.invoke(app, ["eval", "--config", "bench.toml"])
+    assert out.exit_code == 0, out.output
+    assert "4 task(s) evaluated" in flat(out.output)  # tiny x 3 tasks, bm25 x the retrieval task
+    out = runner.invoke(app, ["eval", "--config", "bench.toml"])
+    assert out.exit_code == 0 and "0 task(s) evaluated, 4 up to date" in flat(out.output)
+
+    out = runner.invoke(app, ["report", "--config", "bench.toml"])
+    assert out.exit_code == 0, out.output
+    text = (workspace / "reports" / "mini.md").read_text()
+    assert "## scifact-mini" in text and "| bm25 |" in text and "embedbench eval --config bench.toml" in text
+    assert (workspace / "reports" / "mini_files" / "scifact-mini_diff_bm25.png").is_file()
+
+    out = runner.invoke(app, ["check", "--config", "bench.toml", "--baseline", "tiny"])
+    assert out.exit_code == 0 and "passed" in out.output  # a model against itself
+    out = runner.invoke(app, ["expected", "expected.json", "--model", "tiny", "--config", "bench.toml"])
+    assert out.exit_code == 0, out.output
+    out = runner.invoke(app, ["check", "--config", "bench.toml", "--expected", "expected.json"])
+    assert out.exit_code == 0, out.output
+
+    # bm25 vs the tiny model's expected retrieval: BM25 is far better, so the reverse check must fail
+    doc = json.loads((workspace / "expected.json").read_text())
+    bm25 = json.loads((workspace / "results" / "bm25" / "scifact-mini.json").read_text())
+    doc["tasks"] = {"scifact-mini": {**doc["tasks"]["scifact-mini"], "value": bm25["metrics"]["ndcg@10"],
+                                     "per_item": bm25["per_item"]}}
+    (workspace / "bm25-expected.json").write_text(json.dumps(doc))
+    out = runner.invoke(app, ["check", "--config", "bench.toml", "--expected", "bm25-expected.json"])
+    assert out.exit_code == 1, out.output
+    assert "regressed" in out.output and "FAILED" in out.output
+    assert re.search(r"scifact-mini.*ndcg@10.*-0\.\d+", out.output)
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*.json")) if root.exists() else []
+
+
+@pytest.mark.parametrize("case", ["unknown-doc", "nan-score", "out-of-range", "bad-model", "foreign-result"])
+def test_bad_input_exits_1_without_results(workspace, monkeypatch, case):
+    monkeypatch.chdir(workspace)
+    runner = CliRunner()
+    cmd = ["eval", "--config", "bench.toml", "--model", "tiny"]
+    if case == "unknown-doc":
+        with open(workspace / "beir" / "qrels" / "test.tsv", "a") as f:
+            f.write("1\tno-such-doc\t1\n")
+        cmd += ["--task", "scifact-mini"]
+        match = "no-such-doc"
+    elif case in ("nan-score", "out-of-range"):
+        lines = (workspace / "sts.csv").read_text().splitlines()
+        fields = lines[3].split("\t")
+        fields[4] = "nan" if case == "nan-score" else "7.5"
+        lines[3] = "\t".join(fields)
+        (workspace / "sts.csv").write_text("\n".join(lines) + "\n")
+        cmd += ["--task", "stsb-mini"]
+        match = "line 4"
+    elif case == "bad-model":
+        (workspace / "broken").mkdir()
+        (workspace / "broken" / "config.json").write_text("{not json")
+        (workspace / "broken" / "modules.json").write_text("[]")
+        cmd = ["eval", "--config", "bench.toml", "--model", str(workspace / "broken"), "--task", "stsb-mini"]
+        match = "does not load"
+    else:
+        assert runner.invoke(app, cmd + ["--task", "stsb-mini"]).exit_code == 0
+        src = workspace / "results" / "tiny" / "stsb-mini.json"
+        (workspace / "results" / "tiny" / "scifact-mini.json").write_text(src.read_text())
+        cmd = ["report", "--config", "bench.toml"]
+        match = "holds task 'stsb-mini', not 'scifact-mini'"
+    before = _files(workspace / "results")
+    out = runner.invoke(app, cmd, terminal_width=300)
+    assert out.exit_code == 1, out.output
+    assert match in flat(out.output), out.output
+    assert "Traceback" not in out.output
+    assert _files(workspace / "results") == before
+    assert not list(workspace.rglob("*.tmp"))
