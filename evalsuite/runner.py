@@ -109,7 +109,15 @@ def _resolve_model(spec: str, batch_size: int, show_progress: bool) -> _Model:
         return _Model(spec, r.name, r.fingerprint, batch_size, show_progress, r)
     from embedbench.models import resolve
 
-    resolved = resolve(spec)
+    try:
+        resolved = resolve(spec)
+    except EmbedbenchError as exc:
+        if "/" in spec and not Path(spec).exists():
+            raise EmbedbenchError(
+                f"{exc}\nIf {spec!r} is a model folder, it does not exist yet: train it first (`embedbench train`) "
+                "or remove it from [eval] models (folders are relative to the config file)"
+            ) from None
+        raise
     return _Model(spec, resolved.name, resolved.fingerprint, batch_size, show_progress)
 
 
