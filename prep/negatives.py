@@ -364,3 +364,10 @@ def mine_for_set(
     from embedbench.encode import load_encoder
 
     return mine_hard_negatives(pairs, corpus, load_encoder(cfg.model), cfg)
+
+
+def write_mining(result: MiningResult, out_dir: str | Path, *, stem: str = "negatives") -> dict[str, Path]:
+    """Write a mining result beside a prepared set (see :func:`prep.negatives_io.write_mining`)."""
+    from prep.negatives_io import write_mining as write
+
+    return write(result, out_dir, stem=stem)

@@ -52,7 +52,13 @@ def write_mining(result: MiningResult, out_dir: str | Path, *, stem: str = "nega
 
     Returns the written paths by role. Every file is written atomically.
     """
-    from embedbench.io import config_hash, provenance, write_json_atomic, write_parquet_atomic, write_text_atomic
+    from embedbench.io import (
+        config_hash,
+        provenance,
+        write_json_atomic,
+        write_parquet_atomic,
+        write_text_atomic,
+    )
     from prep.negatives_report import render_mining_section
 
     out = Path(out_dir)

@@ -5,7 +5,8 @@ same vectors through its ``cache_folder`` files, so any difference is a differen
 each one must fall in a named, deliberate category:
 
 - ``same_text``: a corpus text equal (normalised) to the anchor or a positive scored among the
-  reference's picks; we never return it and the reference does (sentence-transformers #2818);
+  reference's picks; we never return it and the reference does (sentence-transformers #2818).
+  SciFact has no such texts, so a separate test plants 15 copies of anchors in the corpus;
 - ``window_end``: we are short because our window ends after ``range_max`` ranks counted without
   the anchor's positives, while the reference's ends after ``range_max + max_positives`` retrieved
   texts (its window depends on the largest positive count in the whole dataset); our negatives are
