@@ -30,6 +30,7 @@ def register(app: typer.Typer, user_errors: Callable) -> None:
         model: list[str] = typer.Option(None, "--model", "-m", help="model to evaluate (repeatable; default: [eval] models)"),
         task: list[str] = typer.Option(None, "--task", "-t", help="task to run (repeatable; default: [eval] tasks)"),
         force: bool = typer.Option(False, "--force", help="re-run tasks whose stored result is up to date"),
+        results: Path = typer.Option(None, "--results", help="results folder (default: [eval] results_dir)"),
     ) -> None:
         """Evaluate the configured models on the configured tasks; results go to the results folder."""
         from embedbench.cli import console
@@ -37,7 +38,10 @@ def register(app: typer.Typer, user_errors: Callable) -> None:
         from evalsuite.runner import run_eval
 
         cfg = load_eval_config(config)
-        run = run_eval(cfg, models=model or None, tasks=task or None, force=force, log=console.print)
+        if results is not None:
+            cfg = cfg.model_copy(update={"results_dir": results})
+        run = run_eval(cfg, models=model or None, tasks=task or None, force=force,
+                       log=lambda line: console.print(line, markup=False, highlight=False))
         n_ran, n_skip = len(run.ran()), sum(r.status == "skipped" for r in run.records)
         console.print(f"{n_ran} task(s) evaluated, {n_skip} up to date; results in {cfg.results_dir}")
 

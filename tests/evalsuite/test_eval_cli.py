@@ -159,3 +159,25 @@ def test_bad_input_exits_1_without_results(workspace, monkeypatch, case):
     assert "Traceback" not in out.output
     assert _files(workspace / "results") == before
     assert not list(workspace.rglob("*.tmp"))
+
+
+CI_CONFIG = Path(__file__).parent / "ci" / "ci.toml"
+
+
+@pytest.mark.slow
+def test_ci_gate_against_committed_expected(tmp_path, monkeypatch):
+    """What CI gates on: MiniLM on the committed slice passes; a random model fails, with a table of regressions."""
+    monkeypatch.setenv("COLUMNS", "200")
+    runner = CliRunner()
+    results = str(tmp_path / "results")
+    out = runner.invoke(app, ["eval", "--config", str(CI_CONFIG), "--results", results])
+    assert out.exit_code == 0, out.output
+    out = runner.invoke(app, ["check", "--config", str(CI_CONFIG), "--results", results])
+    assert out.exit_code == 0, out.output
+    assert "passed" in out.output
+
+    out = runner.invoke(app, ["eval", "--config", str(CI_CONFIG), "--results", results, "--model", "tiny"])
+    assert out.exit_code == 0, out.output
+    out = runner.invoke(app, ["check", "--config", str(CI_CONFIG), "--results", results, "--candidate", "tiny"])
+    assert out.exit_code == 1, out.output
+    assert flat(out.output).count("regressed │") == 2 and "FAILED: 2 task(s)" in flat(out.output)
