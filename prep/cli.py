@@ -16,7 +16,7 @@ def register(app: typer.Typer, user_errors: Callable) -> None:
     @user_errors
     def prep_command(
         config: Annotated[
-            Path, typer.Option("--config", "-c", help="experiment file with a [prep] section")
+            Path, typer.Option("--config", "-c", help="experiment file with a prep section")
         ] = Path("bench.toml"),
         sets: Annotated[
             list[str] | None, typer.Option("--set", "-s", help="prepare only this set (repeatable)")
@@ -25,7 +25,7 @@ def register(app: typer.Typer, user_errors: Callable) -> None:
             bool, typer.Option("--force", help="rebuild sets even when nothing changed")
         ] = False,
     ) -> None:
-        """Build the prepared sets of [prep]: clean, dedupe, check leakage, split; write Parquet, manifest, report."""
+        """Build the prepared sets of the prep section: clean, dedupe, check leakage, split; write Parquet, manifest, report."""
         from prep.pipeline import run_prep_file
 
         run_prep_file(config, sets=sets or None, force=force, log=typer.echo)

@@ -87,6 +87,8 @@ class NearConfig(_Section):
     ngram: int = Field(5, ge=1, le=32)
     seed: int = Field(1, ge=0)
     verify: bool = True
+    recall_weight: float = Field(0.9, gt=0.0, lt=1.0)
+    """Weight of missed pairs vs false candidates when choosing bands x rows (datasketch uses 0.5)."""
 
 
 class SemanticConfig(_Section):

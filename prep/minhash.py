@@ -9,7 +9,10 @@
 - LSH: ``bands x rows`` chosen from the Jaccard threshold by minimising the weighted false-positive and
   false-negative areas under the S-curve ``1 - (1 - s^r)^b``, as datasketch does. Texts sharing a band
   key are candidates; a candidate pair is kept when the signatures agree on at least ``threshold`` of
-  their positions (estimated Jaccard), unless ``verify`` is off.
+  their positions (estimated Jaccard), unless ``verify`` is off. Because candidates are verified, the
+  default weighs misses 0.9 and false candidates 0.1 (datasketch: 0.5/0.5): at threshold 0.8 and 128
+  permutations that is 14 bands x 9 rows, which finds a pair of Jaccard 0.85 with probability 0.975
+  instead of 0.69.
 
 Shingle hashes use Polars' ``hash`` for words, which is stable within a Polars version (the version is
 in each manifest).
@@ -66,6 +69,7 @@ class MinHasher:
     ngram: int = 5
     seed: int = 1
     verify: bool = True
+    recall_weight: float = 0.9
     bands: int = 0
     rows: int = 0
     _a: np.ndarray = field(init=False, repr=False, compare=False)
@@ -73,7 +77,7 @@ class MinHasher:
 
     def __post_init__(self) -> None:
         if not self.bands or not self.rows:
-            b, r = optimal_bands(self.threshold, self.num_perm)
+            b, r = optimal_bands(self.threshold, self.num_perm, 1.0 - self.recall_weight, self.recall_weight)
             object.__setattr__(self, "bands", b)
             object.__setattr__(self, "rows", r)
         rng = np.random.default_rng(self.seed)
@@ -85,8 +89,7 @@ class MinHasher:
 
     # -- shingles ---------------------------------------------------------------------------------
     def _tokens(self, texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-        """Flat uint64 token array and per-text token counts."""
-        texts = texts.fill_null("").str.to_lowercase()
+        """Flat uint64 token array and per-text token counts (``texts`` already lower-cased)."""
         if self.shingle == "char":
             lengths = texts.str.len_chars().to_numpy().astype(np.int64)
             flat = "".join(texts.to_list()).encode("utf-32-le")
@@ -97,6 +100,7 @@ class MinHasher:
 
     def shingles(self, texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
         """``(doc, hash)`` arrays, sorted by doc: every shingle hash of every text (texts with no token have none)."""
+        texts = texts.fill_null("").str.to_lowercase()
         tokens, lengths = self._tokens(texts)
         k = self.ngram
         offsets = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)

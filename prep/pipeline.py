@@ -8,6 +8,7 @@ says so; ``force`` rebuilds it. Nothing is written for a set until all of it has
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from prep.leakage import eval_texts, leak_exact, leak_near
 from prep.marks import KEPT, count_kept, partition, require_columns, text_columns
 from prep.minhash import MinHasher
 from prep.normalise import drop_empty, flag_long, normalise, normalise_expr, tokenizer_counter
-from prep.schemas import SHAPES, select_schema
+from prep.schemas import SHAPES, Schema, ntuple, select_schema
 from prep.split import assign_split
 from prep.store import SPLITS, write_set
 
@@ -75,6 +76,13 @@ class Context:
         from embedbench.models import resolve
 
         return resolve(name).fingerprint
+
+
+def set_schema(shape: str, frame: pl.DataFrame) -> Schema:
+    """The schema of a set: its shape's, widened to an n-tuple when the rows carry ``negative_1..n``."""
+    if shape == "triplets" and "negative_1" in frame.columns:
+        return ntuple(sum(1 for c in frame.columns if re.fullmatch(r"negative_\d+", c)))
+    return SHAPES[shape]
 
 
 def _models_used(cfg: SetConfig, prep: PrepConfig) -> dict[str, str]:
@@ -156,7 +164,7 @@ def build_stages(name: str, cfg: SetConfig, ctx: Context, texts: list[str]) -> l
             stages.append(("exact", _chain(fns)))
         elif step is Step.near:
             c = cfg.near
-            hasher = MinHasher(c.threshold, c.num_perm, c.shingle, c.ngram, c.seed, c.verify)
+            hasher = MinHasher(c.threshold, c.num_perm, c.shingle, c.ngram, c.seed, c.verify, c.recall_weight)
             stages.append(("near", partial(near_dedupe, text_columns=texts, hasher=hasher, on=c.on)))
         elif step is Step.semantic:
             from embedbench.encode import load_encoder
@@ -227,10 +235,10 @@ def prepare_set(name: str, ctx: Context, *, force: bool = False) -> SetOutcome:
     if not force and is_up_to_date(out_dir / "manifest.json", inputs_hash, cfg_hash):
         return SetOutcome(name, True, out_dir, read_manifest(out_dir / "manifest.json") or {})
     t_start = time.perf_counter()
-    shape = SHAPES[cfg.shape]
-    texts = text_columns(shape)
     read = read_set(name, {r: getattr(cfg, r) for r in SPLITS})
     frame = read.frame
+    shape = set_schema(cfg.shape, frame)
+    texts = text_columns(shape)
     t_read = time.perf_counter()
     _check_columns(name, cfg, frame, texts)
     stages = build_stages(name, cfg, ctx, texts)

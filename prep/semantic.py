@@ -30,7 +30,7 @@ def range_pairs(emb: np.ndarray, threshold: float, batch: int = 4096) -> tuple[n
     src, dst = [], []
     for start in range(0, x.shape[0], batch):
         lims, _, ids = index.range_search(x[start : start + batch], float(threshold))
-        rows = np.repeat(np.arange(start, start + len(lims) - 1), np.diff(lims))
+        rows = np.repeat(np.arange(start, start + len(lims) - 1), np.diff(lims).astype(np.int64))
         keep = ids < rows
         src.append(rows[keep])
         dst.append(ids[keep].astype(np.int64))
