@@ -71,6 +71,14 @@ def test_eval_encodes_each_text_once_and_then_nothing(workspace):
     assert sorted(p.name for p in (workspace / "results" / "tiny").iterdir()) == [
         "scifact-mini.json", "stsb-again.json", "stsb-mini.json"]
 
+    # the statistics recompute every stored metric from its per-item data exactly
+    from evalsuite.results import ResultsStore
+    from evalsuite.statistics import aggregate
+
+    for r in ResultsStore(cfg.results_dir).load_all():
+        for metric in r.aggregations:
+            assert aggregate(r, metric) == pytest.approx(r.metrics[metric], abs=1e-9), (r.model, r.task, metric)
+
     second = run_eval(cfg, log=lambda s: None, show_progress=False)
     assert {r.status for r in second.records} == {"skipped", "not applicable"}
     assert second.encoded == {}  # nothing to run: the model is not even loaded

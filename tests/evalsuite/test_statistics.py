@@ -177,3 +177,20 @@ def test_bad_input_is_a_clear_error():
     d = make({"id": [1, 3], "x": [1.0, 2.0]}, {"m": "mean:x"})
     with pytest.raises(EmbedbenchError, match="different items"):
         compare(c, d, "m")
+
+
+def test_same_values_as_the_tasks_metric_functions():
+    """statistics.aggregate (vectorised, for resampling) agrees with the metric functions the tasks use."""
+    from evalsuite import metrics
+
+    rng = np.random.default_rng(9)
+    p, g = np.round(rng.normal(size=200), 1), rng.normal(size=200)
+    y = rng.integers(0, 2, 200)
+    r = make({"p": p.tolist(), "g": g.tolist(), "y": y.tolist()},
+             {"sp": "spearman:p,g", "pe": "pearson:p,g", "ap": "ap:p,y", "f1": "best_f1:p,y"})
+    idx = rng.integers(0, 200, 200)
+    for sel in (np.arange(200), idx):
+        ref = {"sp": metrics.spearman(p[sel], g[sel]), "pe": metrics.pearson(p[sel], g[sel]),
+               "ap": metrics.average_precision(p[sel], y[sel]), "f1": metrics.best_f1(p[sel], y[sel]).f1}
+        for name, value in ref.items():
+            assert aggregate(r, name, sel) == pytest.approx(value, abs=1e-12), name
