@@ -12,12 +12,13 @@ import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from embedbench.config import DEFAULT_CONFIG
 
-CONFIG_HELP = "experiment file whose [eval] section is used"
+CONFIG_HELP = "experiment file whose \\[eval] section is used"
 
 
 def register(app: typer.Typer, user_errors: Callable) -> None:
@@ -26,11 +27,11 @@ def register(app: typer.Typer, user_errors: Callable) -> None:
     @app.command("eval")
     @user_errors
     def eval_command(
-        config: Path = typer.Option(DEFAULT_CONFIG, "--config", "-c", help=CONFIG_HELP),
-        model: list[str] = typer.Option(None, "--model", "-m", help="model to evaluate (repeatable; default: [eval] models)"),
-        task: list[str] = typer.Option(None, "--task", "-t", help="task to run (repeatable; default: [eval] tasks)"),
-        force: bool = typer.Option(False, "--force", help="re-run tasks whose stored result is up to date"),
-        results: Path = typer.Option(None, "--results", help="results folder (default: [eval] results_dir)"),
+        config: Annotated[Path, typer.Option("--config", "-c", help=CONFIG_HELP)] = DEFAULT_CONFIG,
+        model: Annotated[list[str] | None, typer.Option("--model", "-m", help="model to evaluate (repeatable; default: \\[eval] models)")] = None,
+        task: Annotated[list[str] | None, typer.Option("--task", "-t", help="task to run (repeatable; default: \\[eval] tasks)")] = None,
+        force: Annotated[bool, typer.Option("--force", help="re-run tasks whose stored result is up to date")] = False,
+        results: Annotated[Path | None, typer.Option("--results", help="results folder (default: \\[eval] results_dir)")] = None,
     ) -> None:
         """Evaluate the configured models on the configured tasks; results go to the results folder."""
         from embedbench.cli import console
@@ -48,11 +49,11 @@ def register(app: typer.Typer, user_errors: Callable) -> None:
     @app.command("report")
     @user_errors
     def report_command(
-        config: Path = typer.Option(DEFAULT_CONFIG, "--config", "-c", help=CONFIG_HELP),
-        name: str = typer.Option(None, "--name", help="report name (default: [eval] report_name)"),
-        baseline: str = typer.Option(None, "--baseline", help="model to compare with (default: [eval] baseline)"),
-        results: Path = typer.Option(None, "--results", help="results folder (default: [eval] results_dir)"),
-        all_models: bool = typer.Option(False, "--all-models", help="report every stored model, not only [eval] models"),
+        config: Annotated[Path, typer.Option("--config", "-c", help=CONFIG_HELP)] = DEFAULT_CONFIG,
+        name: Annotated[str | None, typer.Option("--name", help="report name (default: \\[eval] report_name)")] = None,
+        baseline: Annotated[str | None, typer.Option("--baseline", help="model to compare with (default: \\[eval] baseline)")] = None,
+        results: Annotated[Path | None, typer.Option("--results", help="results folder (default: \\[eval] results_dir)")] = None,
+        all_models: Annotated[bool, typer.Option("--all-models", help="report every stored model, not only \\[eval] models")] = False,
     ) -> None:
         """Render reports/<name>.md (tables, CIs, significance, plots) from stored results alone."""
         from embedbench.cli import console
@@ -73,12 +74,12 @@ def register(app: typer.Typer, user_errors: Callable) -> None:
     @app.command("check")
     @user_errors
     def check_command(
-        config: Path = typer.Option(DEFAULT_CONFIG, "--config", "-c", help=CONFIG_HELP),
-        candidate: str = typer.Option(None, "--candidate", help="model under test (default: [eval.check] candidate)"),
-        baseline: str = typer.Option(None, "--baseline", help="reference model's stored results"),
-        expected: Path = typer.Option(None, "--expected", help="reference expected-results JSON file"),
-        task: list[str] = typer.Option(None, "--task", "-t", help="check only this task (repeatable)"),
-        results: Path = typer.Option(None, "--results", help="results folder (default: [eval] results_dir)"),
+        config: Annotated[Path, typer.Option("--config", "-c", help=CONFIG_HELP)] = DEFAULT_CONFIG,
+        candidate: Annotated[str | None, typer.Option("--candidate", help="model under test (default: \\[eval.check] candidate)")] = None,
+        baseline: Annotated[str | None, typer.Option("--baseline", help="reference model's stored results")] = None,
+        expected: Annotated[Path | None, typer.Option("--expected", help="reference expected-results JSON file")] = None,
+        task: Annotated[list[str] | None, typer.Option("--task", "-t", help="check only this task (repeatable)")] = None,
+        results: Annotated[Path | None, typer.Option("--results", help="results folder (default: \\[eval] results_dir)")] = None,
     ) -> None:
         """Fail (exit 1) when the candidate is significantly worse than the reference beyond the tolerance."""
         from embedbench.cli import console
@@ -111,11 +112,11 @@ def register(app: typer.Typer, user_errors: Callable) -> None:
     @app.command("expected")
     @user_errors
     def expected_command(
-        out: Path = typer.Argument(..., help="expected-results JSON file to write"),
-        model: str = typer.Option(..., "--model", "-m", help="model whose stored results become the expectation"),
-        config: Path = typer.Option(DEFAULT_CONFIG, "--config", "-c", help=CONFIG_HELP),
-        task: list[str] = typer.Option(None, "--task", "-t", help="only this task (repeatable)"),
-        values_only: bool = typer.Option(False, "--values-only", help="keep metric values only, no per-item data"),
+        out: Annotated[Path, typer.Argument(help="expected-results JSON file to write")],
+        model: Annotated[str, typer.Option("--model", "-m", help="model whose stored results become the expectation")],
+        config: Annotated[Path, typer.Option("--config", "-c", help=CONFIG_HELP)] = DEFAULT_CONFIG,
+        task: Annotated[list[str] | None, typer.Option("--task", "-t", help="only this task (repeatable)")] = None,
+        values_only: Annotated[bool, typer.Option("--values-only", help="keep metric values only, no per-item data")] = False,
     ) -> None:
         """Write an expected-results file (for `embedbench check --expected`) from stored results."""
         from embedbench.cli import console

@@ -46,8 +46,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from embedbench.errors import EmbedbenchError
 from embedbench.io import write_json_atomic
 from evalsuite.results import ResultsStore
-from evalsuite.statistics import bootstrap_ci, compare, has_ci, resample_indices
 from evalsuite.statistics import aggregate as aggregate_metric
+from evalsuite.statistics import bootstrap_ci, compare, has_ci, resample_indices
 from evalsuite.types import TaskResult
 
 EXPECTED_FORMAT = "embedbench.expected/1"
@@ -228,7 +228,8 @@ def run_check(
         baseline: model name of the reference results in the same store.
         expected: path of an expected-results file (see the module docstring).
         tasks: only these tasks (default: every task of the reference).
-        tolerance: allowed drop of a task's metric; ``tolerances`` overrides it per task.
+        tolerance: allowed drop of a task's metric.
+        tolerances: per-task allowed drops (override ``tolerance``).
         alpha: significance level of the one-sided test.
         n: bootstrap resamples / permutations.
         seed: resampling seed.
