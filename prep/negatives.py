@@ -96,7 +96,12 @@ def make_config(**options: Any) -> MiningConfig:
 
 @dataclass
 class MiningStats:
-    """What mining did: sizes, per-filter removals, score distributions, shortfall, timings."""
+    """What mining did: sizes, per-filter removals, score distributions, shortfall, timings.
+
+    ``removed`` counts retrieved candidates per filter (each counted by the first filter that removed
+    it); ``short_anchors`` counts unique anchors with fewer than ``num_negatives`` before padding,
+    ``short_pairs`` their pair rows, ``missing_negatives`` the empty slots.
+    """
 
     pairs: int
     anchors: int
@@ -180,6 +185,7 @@ def _blank(expr: pl.Expr) -> pl.Expr:
 def _prepare(pairs: pl.DataFrame, corpus: pl.Series | Sequence[str] | None) -> _Inputs:
     where = "mine_hard_negatives(pairs)"
     check_schema(pairs, PAIR, where)
+    pairs = pairs.select("anchor", "positive", *(["query_id"] if "query_id" in pairs.columns else []))
     if pairs.height == 0:
         raise EmbedbenchError(f"{where}: no (anchor, positive) pairs to mine negatives for")
     bad = pairs.with_row_index("row", offset=1).filter(_blank(pl.col("anchor")) | _blank(pl.col("positive")))

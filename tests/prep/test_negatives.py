@@ -302,3 +302,9 @@ def test_unknown_model_is_a_clear_error():
 
     with pytest.raises(EmbedbenchError, match="unknown model 'no-such-model'"):
         mine_for_set(PAIRS, CORPUS, cfg(model="no-such-model"))
+
+
+def test_provenance_columns_do_not_clash():
+    pairs = PAIRS.with_columns(pl.lit(7).alias("row"), pl.lit("d1").alias("doc_id"), pl.lit(1).alias("query_id"))
+    r = mine_hard_negatives(pairs, CORPUS, CircleEncoder(ANGLES), cfg(output="n-tuple"))
+    assert negatives(r) == [["a", "b"]]
