@@ -141,12 +141,12 @@ class SetConfig(_Section):
     dev: list[SourceSpec] = []
     test: list[SourceSpec] = []
     steps: list[Step] = [Step.normalise, Step.exact, Step.near, Step.leakage]
-    normalise: NormaliseConfig = NormaliseConfig()
-    exact: ExactConfig = ExactConfig()
-    near: NearConfig = NearConfig()
-    semantic: SemanticConfig = SemanticConfig()
-    leakage: LeakageConfig = LeakageConfig()
-    split: SplitConfig = SplitConfig()
+    normalise: NormaliseConfig = Field(default_factory=NormaliseConfig)
+    exact: ExactConfig = Field(default_factory=ExactConfig)
+    near: NearConfig = Field(default_factory=NearConfig)
+    semantic: SemanticConfig = Field(default_factory=SemanticConfig)
+    leakage: LeakageConfig = Field(default_factory=LeakageConfig)
+    split: SplitConfig = Field(default_factory=SplitConfig)
     negatives: dict[str, Any] | None = None
     """Hard-negative mining of the train/dev pairs: ``prep.negatives.MiningConfig`` keys, plus ``corpus``
     (a BEIR folder whose documents join the candidate pool)."""

@@ -15,7 +15,9 @@ each dropped row carrying
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -140,6 +142,6 @@ def require_columns(frame: pl.DataFrame, columns: list[str], *, key: str) -> Non
         )
 
 
-def text_columns(shape: dict) -> list[str]:
+def text_columns(shape: Mapping[str, Any]) -> list[str]:
     """The text columns of a shape: its String columns except ``label``, in shape order."""
     return [c for c, t in shape.items() if t == pl.String and c != "label"]

@@ -53,7 +53,7 @@ def optimal_bands(
             p = 1.0 - (1.0 - s**r) ** b
             fp = np.trapezoid(np.where(s <= threshold, p, 0.0), s)
             fn = np.trapezoid(np.where(s >= threshold, 1.0 - p, 0.0), s)
-            err = fp * fp_weight + fn * fn_weight
+            err = float(fp * fp_weight + fn * fn_weight)
             if err < best_err:
                 best, best_err = (b, r), err
     return best

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -137,7 +137,7 @@ def build_stages(name: str, cfg: SetConfig, ctx: Context, texts: list[str]) -> l
                 model = ctx.model(ctx.config.model)
                 counter = tokenizer_counter(model.tokenizer) if n.token_count == "tokenizer" else None
                 max_tokens = model.max_seq_length
-            limit = n.max_tokens if isinstance(n.max_tokens, int) else max_tokens
+            limit = n.max_tokens if isinstance(n.max_tokens, int) else int(max_tokens or 0)
 
             stages.append(
                 (
@@ -159,7 +159,7 @@ def build_stages(name: str, cfg: SetConfig, ctx: Context, texts: list[str]) -> l
             )
         elif step is Step.exact:
             e = cfg.exact
-            fns = [partial(exact_dedupe, key=e.key or texts)] if e.row else []
+            fns: list[Stage] = [partial(exact_dedupe, key=e.key or texts)] if e.row else []
             fns += [partial(exact_dedupe, key=[c]) for c in e.columns]
             stages.append(("exact", _chain(fns)))
         elif step is Step.near:
@@ -183,15 +183,15 @@ def build_stages(name: str, cfg: SetConfig, ctx: Context, texts: list[str]) -> l
         elif step is Step.leakage:
             lk = cfg.leakage
             evals = _eval_texts(ctx, ctx.config.against(name), cfg)
-            fns = [partial(leak_exact, text_columns=texts, evals=evals)]
+            checks: list[Stage] = [partial(leak_exact, text_columns=texts, evals=evals)]
             if lk.near:
                 hasher = MinHasher(lk.threshold, lk.num_perm, lk.shingle, lk.ngram)
-                fns.append(partial(leak_near, text_columns=texts, evals=evals, hasher=hasher))
-            stages.append(("leakage", _chain(fns)))
+                checks.append(partial(leak_near, text_columns=texts, evals=evals, hasher=hasher))
+            stages.append(("leakage", _chain(checks)))
     return stages
 
 
-def _chain(fns: list[Stage]) -> Stage:
+def _chain(fns: Sequence[Stage]) -> Stage:
     def run(frame: pl.DataFrame) -> pl.DataFrame:
         for fn in fns:
             frame = frame.pipe(fn)

@@ -107,6 +107,16 @@ def render_set(set_dir: Path, manifest: dict[str, Any], png: Path) -> list[str]:
     lines += _table(["stage", "reason", "rows"], drop_rows) if drop_rows else ["(none)"]
     if png and length_plot(set_dir, manifest, png):
         lines += ["", f"![text lengths of {name}]({png.name})"]
+    for split, mined in (manifest.get("negatives") or {}).items():  # stats of prep.negatives, per split
+        from prep.negatives_report import render_mining_section
+
+        plot = png.with_name(f"{png.stem.removesuffix('_lengths')}_negatives_{split}.png")
+        lines += [
+            "",
+            *render_mining_section(
+                mined, plot, link_from=png.parent, title=f"### Hard negatives ({split})"
+            ).splitlines(),
+        ]
     dropped_path = set_dir / "dropped.parquet"
     if dropped_path.is_file():
         dropped = pl.read_parquet(dropped_path)

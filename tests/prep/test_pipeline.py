@@ -294,3 +294,15 @@ def test_relative_output_dir_is_under_root(tmp_path):
     os.chdir(tmp_path)
     (outcome,), _ = run(make(config_dict(tmp_path)), tmp_path / "root", report=False)
     assert outcome.out_dir == tmp_path / "root" / "out" / "toy"
+
+
+def test_semantic_step_through_the_cached_encoder(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMBEDBENCH_EMBEDDINGS", str(tmp_path / "emb.sqlite"))
+    data = config_dict(tmp_path, steps=["normalise", "semantic"], semantic={"on": "row", "threshold": 0.9999})
+    data["model"] = "tiny"
+    (outcome,), _ = run(make(data), tmp_path, report=False)
+    m = outcome.manifest
+    assert m["drops"]["semantic"] == {"semantic_duplicate": 1}  # the identical row; tiny's geometry is random
+    assert any(i["key"] == "model.semantic" and i["source"] == "tiny" for i in m["inputs"])
+    d = pl.read_parquet(tmp_path / "out" / "toy" / "dropped.parquet").filter(pl.col("stage") == "semantic")
+    assert d["row"].to_list() == [2] and d["detail"].item().startswith("column=row; cosine=1.0")
