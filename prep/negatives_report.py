@@ -55,10 +55,13 @@ def _fmt(v: Any) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
-def render_mining_section(stats: Any, path: str | Path, *, link_from: str | Path | None = None) -> str:
+def render_mining_section(
+    stats: Any, path: str | Path, *, link_from: str | Path | None = None, title: str = "## Hard-negative mining"
+) -> str:
     """Write the score plot to ``path`` and return a Markdown section describing the mining run.
 
-    The image link is relative to ``link_from`` (the report's folder), else the plot's file name.
+    The image link is relative to ``link_from`` (the report's folder), else the plot's file name;
+    ``title`` is the section's heading line.
     """
     s = _as_dict(stats)
     png = plot_score_distributions(s, path)
@@ -68,7 +71,7 @@ def render_mining_section(stats: Any, path: str | Path, *, link_from: str | Path
         f"{k}={c[k]}" for k in ("absolute_margin", "relative_margin", "max_score", "min_score") if c.get(k) is not None
     ) or "none"
     lines = [
-        "## Hard-negative mining",
+        title,
         "",
         f"Model `{c['model']}`, index {s['index']}, {s['anchors']:,} anchors ({s['pairs']:,} pairs), "
         f"corpus {s['corpus_size']:,} texts; window ranks [{c['range_min']}, {c['range_max']}), "
