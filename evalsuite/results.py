@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,20 @@ def safe_name(name: str) -> str:
     if not cleaned:
         raise EmbedbenchError(f"name {name!r} has no usable characters for a results file name")
     return cleaned
+
+
+def without_non_finite(result: TaskResult) -> TaskResult:
+    """A copy without non-finite secondary metrics (mteb reports NaN for some, e.g. nAUC on tiny sets).
+
+    They are listed in ``provenance["non_finite_metrics"]``; the main metric and any metric with a
+    per-item aggregation must stay finite (``validate`` rejects them).
+    """
+    drop = [k for k, v in result.metrics.items()
+            if isinstance(v, float) and not math.isfinite(v) and k != result.main_metric and k not in result.aggregations]
+    if not drop:
+        return result
+    return replace(result, metrics={k: v for k, v in result.metrics.items() if k not in drop},
+                   provenance={**result.provenance, "non_finite_metrics": drop})
 
 
 def validate(result: TaskResult, where: str = "result") -> None:
@@ -75,6 +89,7 @@ class ResultsStore:
     def save(self, result: TaskResult, *, inputs_hash: str = "", run_seconds: float | None = None) -> Path:
         """Validate and write ``result`` atomically; returns the file. A bad result writes nothing."""
         path = self.path(result.model, result.task)
+        result = without_non_finite(result)
         validate(result, where=str(path))
         record = result.to_dict()
         record["provenance"] = {

@@ -20,7 +20,7 @@ from typing import Any
 from embedbench.errors import EmbedbenchError
 from embedbench.io import sha256_text
 from evalsuite.config import BM25, EvalConfig, TaskEntry
-from evalsuite.results import ResultsStore, safe_name, validate
+from evalsuite.results import ResultsStore, safe_name, validate, without_non_finite
 from evalsuite.tasks.base import dataset_hash as files_hash
 from evalsuite.tasks.base import task_config
 
@@ -192,6 +192,7 @@ def run_eval(
                     f"task {name!r} returned a result for ({result.model!r}, {result.task!r}); "
                     f"expected ({model.name!r}, {name!r})"
                 )
+            result = without_non_finite(result)
             validate(result, where=f"{model.name} / {name}")
             _keep_mteb_json(store, result)
             path = store.save(result, inputs_hash=ihash, run_seconds=round(seconds, 3))

@@ -101,3 +101,16 @@ def test_load_all_filters(tmp_path):
             store.save(result(model=m, task=t))
     assert [(r.model, r.task) for r in store.load_all()] == [("a", "sts12"), ("b", "sts12"), ("a", "stsb"), ("b", "stsb")]
     assert [(r.model, r.task) for r in store.load_all(models=["b"], tasks=["stsb"])] == [("b", "stsb")]
+
+
+def test_non_finite_secondary_metric_is_dropped_and_recorded(tmp_path):
+    r = result()
+    r.metrics["nauc_recall_at_1000_max"] = float("nan")  # as mteb reports on tiny sets
+    store = ResultsStore(tmp_path)
+    store.save(r)
+    loaded = store.load("m1", "stsb")
+    assert "nauc_recall_at_1000_max" not in loaded.metrics
+    assert loaded.provenance["non_finite_metrics"] == ["nauc_recall_at_1000_max"]
+    r.main_metric = "nauc_recall_at_1000_max"
+    with pytest.raises(EmbedbenchError, match="finite number"):
+        store.save(r)
