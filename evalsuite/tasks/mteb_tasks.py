@@ -62,6 +62,12 @@ class LocalDataMixin:
         self.dataset = self._read()
         self.data_loaded = True
 
+    def unload_data(self) -> None:
+        """mteb's unload also drops instance metadata; keep ours (it names the local data)."""
+        metadata = self.metadata
+        super().unload_data()  # type: ignore[misc]
+        self.metadata = metadata
+
     def _read(self) -> Any:
         raise NotImplementedError
 

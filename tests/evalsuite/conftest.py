@@ -1,5 +1,5 @@
-"""Test helpers for the evaluation-task tests: a bag-of-words encoder whose cosines are easy to work by hand,
-tiny data files in the real formats, and a sentence-transformers shim that encodes through our cache."""
+"""Fixtures for the evaluation-task tests: a bag-of-words encoder whose cosines are easy to work by hand,
+a tiny BEIR folder writer, and a sentence-transformers shim that encodes through our cache."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 DIM = 64
 
@@ -74,3 +75,21 @@ class CachedSentenceTransformer:
         from sentence_transformers.util import cos_sim
 
         return cos_sim(a, b)
+
+
+@pytest.fixture
+def bow():
+    """A fresh bag-of-words encoder."""
+    return BowEncoder()
+
+
+@pytest.fixture
+def beir_writer():
+    """``write_beir(folder, corpus, queries, qrels, split)``."""
+    return write_beir
+
+
+@pytest.fixture
+def st_shim():
+    """``CachedSentenceTransformer(encoder)``: an ST-compatible model for ST evaluators."""
+    return CachedSentenceTransformer
