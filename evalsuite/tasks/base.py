@@ -125,6 +125,19 @@ def build_result(
     )
 
 
+def check_limit(task: str, limit: int | None) -> None:
+    """A task's ``limit`` (first N items, for quick runs) must be None or positive."""
+    if limit is not None and limit < 1:
+        raise EmbedbenchError(
+            f"task {task!r}: limit must be a positive number of items or unset, got {limit}"
+        )
+
+
+def first_n(df: Any, limit: int | None) -> Any:
+    """The first ``limit`` rows of a frame (all when ``limit`` is None)."""
+    return df if limit is None else df.head(limit)
+
+
 def check_finite(values: np.ndarray, what: str, where: str, rows: Sequence[int] | None = None) -> None:
     """Raise naming the first NaN/inf entry of ``values`` (e.g. a gold score)."""
     bad = np.flatnonzero(~np.isfinite(np.asarray(values, dtype=np.float64)))

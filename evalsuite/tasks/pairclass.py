@@ -15,7 +15,15 @@ import polars as pl
 from embedbench.encode import Encoder
 from embedbench.errors import EmbedbenchError
 from evalsuite.metrics import average_precision, best_f1, cosine_pairs
-from evalsuite.tasks.base import build_result, dataset_hash, dataset_label, encode_texts, require_encoder
+from evalsuite.tasks.base import (
+    build_result,
+    check_limit,
+    dataset_hash,
+    dataset_label,
+    encode_texts,
+    first_n,
+    require_encoder,
+)
 from evalsuite.types import TaskResult
 
 PAIR_FORMATS = ("mrpc", "table")
@@ -51,14 +59,17 @@ class PairClassificationTask:
         name: task name in results (e.g. ``"mrpc"``).
         path: the file.
         fmt: ``mrpc`` or ``table``.
+        limit: evaluate only the first N pairs (quick runs); None: all.
     """
 
     name: str
     path: Path
     fmt: str = "mrpc"
+    limit: int | None = None
     task_type: str = "pair-classification"
 
     def __post_init__(self) -> None:
+        check_limit(self.name, self.limit)
         if self.fmt not in PAIR_FORMATS:
             raise EmbedbenchError(
                 f"task {self.name!r}: unknown pair format {self.fmt!r}; use one of {list(PAIR_FORMATS)}"
@@ -68,7 +79,7 @@ class PairClassificationTask:
         """Average precision and best-threshold F1 of cosine scores against the 0/1 labels."""
         started = time.perf_counter()
         encoder = require_encoder(encoder, self.name)
-        df = read_binary_pairs(Path(self.path), self.fmt)
+        df = first_n(read_binary_pairs(Path(self.path), self.fmt), self.limit)
         labels = df["label"].to_numpy()
         if labels.sum() == 0 or labels.sum() == len(labels):
             raise EmbedbenchError(

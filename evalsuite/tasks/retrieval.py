@@ -23,7 +23,7 @@ import numpy as np
 from embedbench.encode import Encoder
 from embedbench.errors import EmbedbenchError
 from evalsuite.metrics import ir_metrics, parse_ir_metric, relevance
-from evalsuite.tasks.base import build_result, dataset_hash, dataset_label, encode_texts
+from evalsuite.tasks.base import build_result, check_limit, dataset_hash, dataset_label, encode_texts
 from evalsuite.types import TaskResult
 
 DEFAULT_METRICS = (
@@ -152,6 +152,7 @@ class RetrievalTask:
         metrics: metric names ``NAME@K`` (see ``evalsuite.metrics.IR_METRICS``); the first is the main one.
         query_prompt: prompt prepended to queries by the encoder (e.g. ``"query: "``), if any.
         doc_prompt: prompt prepended to documents, if any.
+        limit: evaluate only the first N judged queries (the corpus stays whole); None: all.
     """
 
     name: str
@@ -160,9 +161,11 @@ class RetrievalTask:
     metrics: tuple[str, ...] = DEFAULT_METRICS
     query_prompt: str | None = None
     doc_prompt: str | None = None
+    limit: int | None = None
     task_type: str = "retrieval"
 
     def __post_init__(self) -> None:
+        check_limit(self.name, self.limit)
         if not self.metrics:
             raise EmbedbenchError(f"task {self.name!r}: metrics is empty; name at least one, e.g. ndcg@10")
         for m in self.metrics:
@@ -187,6 +190,7 @@ class RetrievalTask:
         judged = data.relevant_docs
         query_ids = [q for q in data.queries["query_id"].to_list() if any(s > 0 for s in judged[q].values())]
         skipped = data.queries.height - len(query_ids)
+        query_ids = query_ids[: self.limit]
         if not query_ids:
             raise EmbedbenchError(
                 f"{folder / 'qrels' / (self.split + '.tsv')}: no query has a relevant document (score > 0); "

@@ -19,9 +19,11 @@ from evalsuite.metrics import cosine_pairs, pearson, spearman
 from evalsuite.tasks.base import (
     build_result,
     check_finite,
+    check_limit,
     dataset_hash,
     dataset_label,
     encode_texts,
+    first_n,
     require_encoder,
 )
 from evalsuite.types import TaskResult
@@ -56,14 +58,17 @@ class STSTask:
         name: task name in results (``"stsb"``, ``"sts12"``…).
         path: the file or folder (see ``read_scored``).
         fmt: ``stsb``, ``sts`` or ``table``.
+        limit: evaluate only the first N pairs (quick runs); None: all.
     """
 
     name: str
     path: Path
     fmt: str = "stsb"
+    limit: int | None = None
     task_type: str = "sts"
 
     def __post_init__(self) -> None:
+        check_limit(self.name, self.limit)
         if self.fmt not in STS_FORMATS:
             raise EmbedbenchError(
                 f"task {self.name!r}: unknown STS format {self.fmt!r}; use one of {list(STS_FORMATS)}"
@@ -73,7 +78,7 @@ class STSTask:
         """Cosine similarity per pair; Spearman and Pearson against the gold scores."""
         started = time.perf_counter()
         encoder = require_encoder(encoder, self.name)
-        df = read_scored(Path(self.path), self.fmt)
+        df = first_n(read_scored(Path(self.path), self.fmt), self.limit)
         if df.height < 2:
             raise EmbedbenchError(f"{self.path}: {df.height} scored pair(s); a correlation needs at least 2")
         gold = df["score"].to_numpy()

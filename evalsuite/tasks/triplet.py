@@ -15,7 +15,15 @@ import polars as pl
 from embedbench.encode import Encoder
 from embedbench.errors import EmbedbenchError
 from evalsuite.metrics import cosine_pairs, triplet_accuracy
-from evalsuite.tasks.base import build_result, dataset_hash, dataset_label, encode_texts, require_encoder
+from evalsuite.tasks.base import (
+    build_result,
+    check_limit,
+    dataset_hash,
+    dataset_label,
+    encode_texts,
+    first_n,
+    require_encoder,
+)
 from evalsuite.types import TaskResult
 
 TRIPLET_FORMATS = ("snli", "table")
@@ -53,6 +61,7 @@ class TripletTask:
         fmt: ``snli`` or ``table``.
         split: SNLI split (``dev`` or ``test``); ignored for tables.
         both_directions: SNLI only: also (entailment, premise, contradiction), as AllNLI does.
+        limit: evaluate only the first N triplets (quick runs); None: all.
     """
 
     name: str
@@ -60,9 +69,11 @@ class TripletTask:
     fmt: str = "table"
     split: str = "test"
     both_directions: bool = True
+    limit: int | None = None
     task_type: str = "triplet"
 
     def __post_init__(self) -> None:
+        check_limit(self.name, self.limit)
         if self.fmt not in TRIPLET_FORMATS:
             raise EmbedbenchError(
                 f"task {self.name!r}: unknown triplet format {self.fmt!r}; use one of {list(TRIPLET_FORMATS)}"
@@ -73,7 +84,7 @@ class TripletTask:
         started = time.perf_counter()
         encoder = require_encoder(encoder, self.name)
         path = Path(self.path)
-        df = read_triplets(path, self.fmt, self.split, self.both_directions)
+        df = first_n(read_triplets(path, self.fmt, self.split, self.both_directions), self.limit)
         if df.height == 0:
             raise EmbedbenchError(f"{path}: no triplets to evaluate")
         a, p, n = (df[c].to_list() for c in ("anchor", "positive", "negative"))
