@@ -9,6 +9,7 @@ the registry entry: one mteb task behind our ``Task`` contract.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Sequence
@@ -26,12 +27,17 @@ from evalsuite.types import TaskResult
 MTEB_PREFIX = "mteb-"
 
 
+@functools.cache
 def _encoder_class() -> type:
     from mteb.models.abs_encoder import AbsEncoder
     from mteb.models.model_meta import ModelMeta, ScoringFunction
 
     class MtebEncoder(AbsEncoder):
-        """mteb's encoder protocol over our ``Encoder`` (cosine similarity, no mteb prompts)."""
+        """mteb's encoder protocol over our ``Encoder`` (cosine similarity).
+
+        Like mteb's own sentence-transformers wrapper, it applies the model's ``query`` / ``document``
+        prompts (``SentenceTransformer.prompts``) by mteb's prompt type, and no task instructions.
+        """
 
         def __init__(self, encoder: Encoder) -> None:
             self.encoder = encoder
@@ -60,7 +66,13 @@ def _encoder_class() -> type:
         ) -> np.ndarray:
             """Collect the dataloader's texts and embed them through the cached encoder."""
             texts = [t for batch in inputs for t in batch["text"]]
-            return encode_texts(self.encoder, texts)
+            return encode_texts(self._side(prompt_type), texts)
+
+        def _side(self, prompt_type: Any) -> Encoder:
+            prompts = getattr(self.model, "prompts", None) or {}
+            prompt = prompts.get(getattr(prompt_type, "value", prompt_type) or "")
+            with_prompt = getattr(self.encoder, "with_prompt", None)
+            return with_prompt(prompt) if prompt and with_prompt is not None else self.encoder
 
     return MtebEncoder
 

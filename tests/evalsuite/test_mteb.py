@@ -131,3 +131,38 @@ def test_bm25_is_refused(tmp_path):
 
     with pytest.raises(EmbedbenchError, match="embedding model"):
         run_mteb(BM25Retriever(), [mteb_task("STS12")])
+
+
+def test_wrapper_applies_the_models_query_and_document_prompts():
+    from types import SimpleNamespace
+
+    import numpy as np
+    from mteb.types import PromptType
+
+    from evalsuite.tasks.mteb_run import mteb_encoder
+
+    seen = []
+
+    class Fake:
+        name, fingerprint, dim = "fake", "fp", 2
+        model = SimpleNamespace(prompts={"query": "query: ", "document": ""})
+
+        def __init__(self, prompt=""):
+            self.prompt = prompt
+
+        def with_prompt(self, prompt):
+            return Fake(prompt)
+
+        def encode(self, texts):
+            seen.append((self.prompt, list(texts)))
+            return np.ones((len(texts), 2), dtype=np.float32)
+
+    wrapper = mteb_encoder(Fake())
+    kw = {"task_metadata": None, "hf_split": "test", "hf_subset": "default"}
+    assert wrapper.encode(
+        [{"text": ["a", "b"]}, {"text": ["a"]}], prompt_type=PromptType.query, **kw
+    ).shape == (3, 2)
+    wrapper.encode([{"text": ["c"]}], prompt_type=PromptType.document, **kw)
+    wrapper.encode([{"text": ["d"]}], **kw)
+    assert seen == [("query: ", ["a", "b"]), ("", ["c"]), ("", ["d"])]
+    assert wrapper.mteb_model_meta.name == "embedbench/fake"
