@@ -86,8 +86,14 @@ class ResultsStore:
         """Folder for mteb's own result JSON of ``model`` (mteb's ``ResultCache`` layout)."""
         return Path(self.root) / safe_name(model) / "mteb"
 
-    def save(self, result: TaskResult, *, inputs_hash: str = "", run_seconds: float | None = None) -> Path:
-        """Validate and write ``result`` atomically; returns the file. A bad result writes nothing."""
+    def save(
+        self, result: TaskResult, *, inputs_hash: str = "", run_seconds: float | None = None,
+        task_config: dict[str, Any] | None = None,
+    ) -> Path:
+        """Validate and write ``result`` atomically; returns the file. A bad result writes nothing.
+
+        ``inputs_hash`` and ``task_config`` (default: ``result.config``) are what ``is_current`` compares.
+        """
         path = self.path(result.model, result.task)
         result = without_non_finite(result)
         validate(result, where=str(path))
@@ -99,8 +105,8 @@ class ResultsStore:
             "model_fingerprint": result.model_fingerprint,
             "dataset": result.dataset,
             "dataset_hash": result.dataset_hash,
-            "task_config": result.config,
-            "config_hash": config_hash(result.config),
+            "task_config": result.config if task_config is None else task_config,
+            "config_hash": config_hash(result.config if task_config is None else task_config),
             "inputs_hash": inputs_hash,
             "seconds": result.seconds if run_seconds is None else run_seconds,
         }

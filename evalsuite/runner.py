@@ -68,6 +68,11 @@ def inputs_hash(task: Any) -> str:
     own = getattr(task, "dataset_hash", None)
     if callable(own):
         return str(own())
+    build = getattr(task, "build", None)  # an mteb task: its dataset revision (local data: a content hash)
+    if callable(build):
+        revision = (getattr(getattr(build(), "metadata", None), "dataset", None) or {}).get("revision")
+        if revision:
+            return sha256_text(str(revision))[:16]
     values = [getattr(task, f.name) for f in dataclasses.fields(task)]
     paths = [Path(v) for v in values if (isinstance(v, Path) or (isinstance(v, str) and "/" in v)) and Path(v).exists()]
     return files_hash(*paths) if paths else sha256_text("no files")[:16]
@@ -195,7 +200,7 @@ def run_eval(
             result = without_non_finite(result)
             validate(result, where=f"{model.name} / {name}")
             _keep_mteb_json(store, result)
-            path = store.save(result, inputs_hash=ihash, run_seconds=round(seconds, 3))
+            path = store.save(result, inputs_hash=ihash, run_seconds=round(seconds, 3), task_config=config)
             value = result.metrics[result.main_metric]
             log(f"{model.name} / {name}: {result.main_metric} = {value:.4f} ({seconds:.1f} s) -> {path}")
             run.records.append(RunRecord(model.name, name, "ran", path, result.main_metric, value, seconds))

@@ -189,3 +189,34 @@ def test_ci_gate_against_committed_expected(tmp_path, monkeypatch):
     out = runner.invoke(app, ["check", "--config", str(CI_CONFIG), "--results", results, "--candidate", "tiny"])
     assert out.exit_code == 1, out.output
     assert flat(out.output).count("regressed │") == 2 and "FAILED: 2 task(s)" in flat(out.output)
+
+
+def test_mteb_json_is_kept_in_mteb_layout(tmp_path, monkeypatch):
+    """A task that carries mteb's own result JSON: it lands in results/<model>/mteb/, our file points to it."""
+    from dataclasses import dataclass
+
+    import evalsuite.runner as runner_mod
+    from evalsuite.config import EvalConfig
+    from evalsuite.results import ResultsStore
+    from evalsuite.types import TaskResult
+
+    @dataclass(frozen=True)
+    class FakeMteb:
+        name: str = "mteb-Fake"
+        task_type: str = "mteb"
+
+        def evaluate(self, model):
+            native = {"task_name": "Fake", "mteb_version": "2.26", "scores": {"test": [{"main_score": 0.5}]}}
+            return TaskResult(self.name, "mteb", "bm25", model.fingerprint, "fake", "h", "main_score",
+                              {"main_score": 0.5}, provenance={"mteb_result": native})
+
+    monkeypatch.setattr(runner_mod, "build_task", lambda entry: FakeMteb())
+    monkeypatch.setattr(runner_mod, "LEXICAL_TASK_TYPES", ("mteb",))  # let the weightless bm25 model run it
+    cfg = EvalConfig.model_validate({"models": ["bm25"], "tasks": ["mteb-Fake"], "results_dir": str(tmp_path)})
+    run = run_eval(cfg, log=lambda s: None)
+    assert [r.status for r in run.records] == ["ran"]
+    native = json.loads((tmp_path / "bm25" / "mteb" / "Fake.json").read_text())
+    assert native["scores"]["test"][0]["main_score"] == 0.5
+    stored = ResultsStore(tmp_path).load("bm25", "mteb-Fake")
+    assert stored.provenance["mteb_file"] == "bm25/mteb/Fake.json" and "mteb_result" not in stored.provenance
+    assert [r.status for r in run_eval(cfg, log=lambda s: None).records] == ["skipped"]
