@@ -208,8 +208,9 @@ def render(a: Analysis, *, name: str, figures: Path, rel: str, command: str) -> 
         lines += [
             f"Significance: {n_comp} comparisons with the baseline are made in this table, so p-values are "
             "Holm-adjusted over all of them (family-wise error); † adjusted p < 0.05, ‡ adjusted p < 0.01. "
-            "Tests: Fisher's paired randomisation for per-item means (retrieval, triplet accuracy), the paired "
-            "bootstrap for correlations, AP and F1. Metrics other than the main one are not tested here.", "",
+            "Tests: Fisher's paired randomisation for per-item means (retrieval, triplet accuracy; at least "
+            "10,000 sign patterns), the difference over its paired-bootstrap standard error for correlations, AP "
+            "and F1. Metrics other than the main one are not tested here.", "",
         ]
     for task in a.tasks:
         lines += task_section(a, task, figures, rel) + [""]

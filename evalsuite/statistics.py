@@ -11,7 +11,7 @@ A metric is recomputed from the result's ``per_item`` columns through its aggreg
   improved / hurt / tied. Tests: ``"randomization"`` (Fisher's paired randomisation: per item, swap
   the two systems' values, i.e. flip the sign of the per-item difference; the test ranx calls
   ``"fisher"``) and ``"t-test"`` (``scipy.stats.ttest_rel``) for ``mean:`` metrics; ``"bootstrap"`` (the
-  paired bootstrap distribution of the difference) for any metric. ``"auto"`` picks randomisation for
+  difference over its paired-bootstrap standard error, against a normal) for any metric. ``"auto"`` picks randomisation for
   means and the bootstrap for correlations, AP and best-F1, whose value is not a mean over items.
 - ``holm``: Holm-Bonferroni adjusted p-values for many comparisons.
 """
@@ -32,6 +32,8 @@ ID_COLUMN = "id"
 KINDS = {"mean": 1, "spearman": 2, "pearson": 2, "ap": 2, "best_f1": 2}
 TESTS = ("auto", "randomization", "t-test", "bootstrap")
 Alternative = Literal["two-sided", "less", "greater"]
+# Randomisation tests draw at least this many sign patterns, so p-values reach 1e-4 (room for Holm).
+MIN_PERMUTATIONS = 10_000
 # Bootstrap rows are evaluated in blocks of at most this many values, to bound memory.
 _BLOCK_VALUES = 4_000_000
 
@@ -293,16 +295,22 @@ def _p_from_null(obs: float, null: np.ndarray, alternative: str) -> float:
     return float((count + 1) / (null.size + 1))
 
 
-def _p_from_bootstrap(diffs: np.ndarray, alternative: str) -> float:
-    """Paired-bootstrap p-value: the share of resampled differences on the far side of zero."""
+def _p_from_bootstrap(diff: float, diffs: np.ndarray, alternative: str) -> float:
+    """Paired-bootstrap p-value: the difference over its bootstrap standard error, against a normal.
+
+    A count of resamples beyond zero cannot go below ``1 / (B + 1)``, too coarse once p-values are
+    Holm-adjusted over many comparisons; the standard-error form has no such floor.
+    """
     d = diffs[np.isfinite(diffs)]
-    below = (np.count_nonzero(d <= 0) + 1) / (d.size + 1)
-    above = (np.count_nonzero(d >= 0) + 1) / (d.size + 1)
+    se = float(d.std(ddof=1)) if d.size > 1 else 0.0
+    if se == 0.0:
+        return 1.0 if diff == 0 or (alternative == "less" and diff > 0) or (alternative == "greater" and diff < 0) else 0.0
+    z = diff / se
     if alternative == "less":
-        return float(above)
+        return float(stats.norm.cdf(z))
     if alternative == "greater":
-        return float(below)
-    return float(min(1.0, 2 * min(below, above)))
+        return float(stats.norm.sf(z))
+    return float(min(1.0, 2 * stats.norm.sf(abs(z))))
 
 
 def randomization_null(diff_items: np.ndarray, n_perm: int, seed: int) -> np.ndarray:
@@ -332,7 +340,7 @@ def compare(
         candidate: the result under test.
         baseline: the reference result on the same task and data.
         metric: a metric both results can recompute from per-item data.
-        n: bootstrap resamples (and randomisation permutations).
+        n: bootstrap resamples (randomisation draws ``max(n, MIN_PERMUTATIONS)`` sign patterns).
         seed: seed of the resample indices (shared by both systems).
         alpha: the CI is ``1 - alpha``.
         test: ``auto``, ``randomization``, ``t-test`` or ``bootstrap``.
@@ -354,13 +362,13 @@ def compare(
     diffs = np.asarray(_apply(agg.kind, c_arrays, idx)) - np.asarray(_apply(agg.kind, b_arrays, idx))
     low, high = _quantiles(diffs, alpha)
     if test == "bootstrap":
-        p = _p_from_bootstrap(diffs, alternative)
+        p = _p_from_bootstrap(c_val - b_val, diffs, alternative)
     elif test == "t-test":
         res = stats.ttest_rel(c_arrays[0], b_arrays[0], alternative=alternative)
         p = float(res.pvalue) if np.isfinite(res.pvalue) else 1.0
     else:
         d_items = c_arrays[0] - b_arrays[0]
-        p = _p_from_null(float(d_items.mean()), randomization_null(d_items, n, seed), alternative)
+        p = _p_from_null(float(d_items.mean()), randomization_null(d_items, max(n, MIN_PERMUTATIONS), seed), alternative)
     loss_delta = item_losses(agg, c_arrays) - item_losses(agg, b_arrays)
     tol = 1e-12
     return Comparison(
