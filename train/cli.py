@@ -18,23 +18,20 @@ def register(app: typer.Typer, user_errors: Callable) -> None:
         force: bool = typer.Option(False, "--force", help="retrain even when up to date; ignore old checkpoints"),
     ) -> None:
         """Fine-tune the [train] base model on its prepared datasets into models/<run>/."""
-        from rich.console import Console
-
         from train.config import load_train_config
         from train.evaluation import EVAL_NAME, PRIMARY_METRIC
         from train.run import train
 
-        console = Console()
         result = train(load_train_config(config), force=force)
         if result.skipped:
-            console.print(f"{result.run_dir}: up to date (same data and [train] config); --force retrains")
+            typer.echo(f"{result.run_dir}: up to date (same data and [train] config); --force retrains")
             return
         resumed = f", resumed from {Path(result.resumed_from).name}" if result.resumed_from else ""
-        console.print(f"trained {result.steps} steps in {result.seconds:.0f} s{resumed} -> {result.run_dir}")
+        typer.echo(f"trained {result.steps} steps in {result.seconds:.0f} s{resumed} -> {result.run_dir}")
         if result.losses:
-            console.print(f"loss: first {result.losses[0]:.4f}, last {result.losses[-1]:.4f}")
+            typer.echo(f"loss: first {result.losses[0]:.4f}, last {result.losses[-1]:.4f}")
         key = f"{EVAL_NAME}_{PRIMARY_METRIC}"
         if key in result.eval_after:
             before = result.eval_before.get(key)
             shown = f"{before:.4f} -> " if before is not None else ""
-            console.print(f"{key}: {shown}{result.eval_after[key]:.4f}")
+            typer.echo(f"{key}: {shown}{result.eval_after[key]:.4f}")

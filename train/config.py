@@ -35,6 +35,13 @@ from train.losses import LOSS_NAMES
 
 Precision = Literal["auto", "fp32", "fp16", "bf16"]
 
+# Each dataset's loss becomes a torch submodule named after the dataset, so a dataset may not be named
+# like an ``nn.Module`` attribute (``train``, ``eval``, ``forward`` ...).
+_RESERVED_NAMES = frozenset(
+    {"train", "eval", "forward", "state_dict", "parameters", "modules", "children", "to", "cpu", "cuda", "float",
+     "half", "double", "type", "apply", "zero_grad", "training", "dataset_name", "return_loss"}
+)
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -114,6 +121,9 @@ class TrainConfig(_Strict):
         names = [d.name for d in self.datasets]
         if len(set(names)) != len(names):
             raise ValueError(f"dataset names must be unique, got {names}")
+        clashes = [n for n in names if n in _RESERVED_NAMES or n.startswith("_")]
+        if clashes:
+            raise ValueError(f"dataset name(s) {clashes} are reserved by torch modules; rename them (e.g. '{clashes[0]}_set')")
         if self.matryoshka_dims is not None:
             dims = self.matryoshka_dims
             if not dims or any(d <= 0 for d in dims) or len(set(dims)) != len(dims):

@@ -4,9 +4,10 @@ The adapter turns a prepared dev file into sentence-transformers' ``InformationR
 (the trainer calls it at ``eval.steps`` and at the end; its metrics go to ``train_log.json``):
 
 - queries: the distinct ``anchor`` texts (the first ``max_queries`` in file order, if set);
-- corpus: the distinct ``positive`` texts of the whole dev file, plus the documents of an optional
-  corpus file (Parquet or JSONL; ``text`` and optional ``title`` joined as mteb does,
-  ``(title + " " + text).strip()``) as distractors;
+- corpus: the distinct ``positive`` texts of the whole dev file; as distractors, its ``negative``
+  / ``negative_i`` texts (mined hard negatives, when the set has them) and the documents of an
+  optional corpus file (Parquet or JSONL; ``text`` and optional ``title`` joined as mteb does,
+  ``(title + " " + text).strip()``);
 - relevant documents: each query's positives. Ids are content hashes of the texts, so the same
   document from the dev file and the corpus file is one document, with or without id columns.
 
@@ -68,6 +69,10 @@ def retrieval_data(
     if pairs.height == 0:
         raise EmbedbenchError(f"{where}: no (anchor, positive) rows to evaluate on")
     docs = {_id(t): t for t in pairs["positive"].unique(maintain_order=True).to_list()}
+    negatives = [c for c in dev.columns if c == "negative" or c.startswith("negative_")]
+    for col in negatives:
+        for text in dev[col].drop_nulls().unique(maintain_order=True).to_list():
+            docs.setdefault(_id(text), text)
     for text in corpus or ():
         docs.setdefault(_id(text), text)
     anchors = pairs["anchor"].unique(maintain_order=True).to_list()

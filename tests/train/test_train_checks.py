@@ -143,6 +143,7 @@ def test_missing_dataset_says_to_run_prep(tmp_path):
         ({"datasets": [{"name": "a", "set": "s"}, {"name": "a", "set": "t"}]}, "dataset names must be unique"),
         ({"datasets": [{"name": "a", "set": "s"}], "matryoshka_dims": [8, 8]}, "distinct positive integers"),
         ({}, "[train] needs at least one dataset"),
+        ({"datasets": [{"name": "train", "set": "s"}]}, "dataset name(s) ['train'] are reserved"),
     ],
 )
 def test_config_errors_name_the_key(tmp_path, train, fragment):
