@@ -69,12 +69,17 @@ def models_command() -> None:
 
 @app.command("resolve")
 @user_errors
-def resolve_command(name: str = typer.Argument(..., help="registry name, folder, or hub id")) -> None:
-    """Resolve a model (building it once if needed) and print its folder and fingerprint."""
+def resolve_command(
+    name: str = typer.Argument(..., help="registry name, folder, or hub id"),
+    backend: str = typer.Option("torch", help="torch, onnx or openvino (exported once, beside the model)"),
+    precision: str = typer.Option("fp32", help="fp32 or int8 (dynamic quantisation)"),
+) -> None:
+    """Resolve a model (building or exporting it once if needed) and print its name, folder and fingerprint."""
+    from embedbench.backends import describe
     from embedbench.models import resolve
 
-    r = resolve(name)
-    console.print(f"{r.name}\t{r.path}\t{r.fingerprint}")
+    r = describe(resolve(name), backend, precision)
+    console.print(f"{r.name}\t{r.path}\t{r.fingerprint}", soft_wrap=True)
 
 
 @cache_app.command("stats")

@@ -45,6 +45,8 @@ class CachedEncoder:
         normalize: L2-normalise the embeddings; part of the cache key.
         batch_size: model batch size.
         show_progress: show a progress bar while encoding misses.
+        backend: what runs the transformer (``torch``, ``onnx``, ``openvino``), for provenance.
+        precision: ``fp32`` or ``int8``, for provenance.
     """
 
     def __init__(
@@ -58,8 +60,12 @@ class CachedEncoder:
         normalize: bool = True,
         batch_size: int = 64,
         show_progress: bool = True,
+        backend: str = "torch",
+        precision: str = "fp32",
     ) -> None:
         self.model = model
+        self.backend = str(backend)
+        self.precision = str(precision)
         self.name = name
         self.fingerprint = fingerprint
         self.cache = cache
@@ -83,6 +89,7 @@ class CachedEncoder:
         return CachedEncoder(
             self.model, name=self.name, fingerprint=self.fingerprint, cache=self.cache, prompt=prompt,
             normalize=self.normalize, batch_size=self.batch_size, show_progress=self.show_progress,
+            backend=self.backend, precision=self.precision,
         )
 
     def _encode_model(self, texts: list[str]) -> np.ndarray:
@@ -152,17 +159,24 @@ def load_encoder(
     cache: EmbeddingCache | None | bool = True,
     show_progress: bool = True,
     device: str | None = None,
+    backend: str = "torch",
+    precision: str = "fp32",
 ) -> CachedEncoder:
     """Resolve and load a model (registry name, folder or hub id) behind the shared cache.
 
     ``cache=True`` uses the default store, ``False``/``None`` disables it, or pass an ``EmbeddingCache``.
+    ``backend`` (``torch``, ``onnx``, ``openvino``) and ``precision`` (``fp32``, ``int8``) pick how the
+    transformer runs (``embedbench.backends``); other than torch fp32 they change the encoder's name
+    (``name@onnx-int8``) and fingerprint, so cached embeddings never mix backends or precisions.
     """
-    from embedbench.models import load_resolved, resolve
+    from embedbench.backends import load_backend
+    from embedbench.models import resolve
 
-    resolved = resolve(name)
-    model = load_resolved(resolved, device=device)
+    loaded = load_backend(resolve(name), backend, precision, device=device)
+    info = loaded.info
     store = EmbeddingCache() if cache is True else (cache or None)
     return CachedEncoder(
-        model, name=resolved.name, fingerprint=resolved.fingerprint, cache=store, prompt=prompt,
+        loaded.model, name=info.name, fingerprint=info.fingerprint, cache=store, prompt=prompt,
         normalize=normalize, batch_size=batch_size, show_progress=show_progress,
+        backend=info.backend.value, precision=info.precision.value,
     )

@@ -87,24 +87,24 @@ def _require(spec_name: str) -> ModelSpec:
     return spec
 
 
-def _materialise(target: Path, build_into: Callable[[Path], None]) -> Path:
+def _materialise(target: Path, build_into: Callable[[Path], None], marker: str = "modules.json") -> Path:
     """Build a model folder atomically: build in a temporary sibling, then rename into place.
 
     An interrupted build leaves only a temporary folder (removed on the next try), never a half
     model at ``target``.
     """
-    if (target / "modules.json").is_file():
+    if (target / marker).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         build_into(tmp)
-        if not (tmp / "modules.json").is_file():
-            raise EmbedbenchError(f"building {target.name} produced no modules.json in {tmp}")
+        if not (tmp / marker).is_file():
+            raise EmbedbenchError(f"building {target.name} produced no {marker} in {tmp}")
         try:
             os.replace(tmp, target)
         except OSError:
-            if not (target / "modules.json").is_file():  # another process may have won the race
+            if not (target / marker).is_file():  # another process may have won the race
                 raise
     finally:
         if tmp.exists():
