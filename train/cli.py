@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -14,8 +15,12 @@ def register(app: typer.Typer, user_errors: Callable) -> None:
     @app.command("train")
     @user_errors
     def train_command(
-        config: Path = typer.Option(Path("bench.toml"), "--config", "-c", help="experiment file with a [train] section"),
-        force: bool = typer.Option(False, "--force", help="retrain even when up to date; ignore old checkpoints"),
+        config: Annotated[
+            Path, typer.Option("--config", "-c", help="experiment file with a [train] section")
+        ] = Path("bench.toml"),
+        force: Annotated[
+            bool, typer.Option("--force", help="retrain even when up to date; ignore old checkpoints")
+        ] = False,
     ) -> None:
         """Fine-tune the [train] base model on its prepared datasets into models/<run>/."""
         from train.config import load_train_config

@@ -163,7 +163,7 @@ def _check_target(
         return frame.with_columns(pl.col(col).cast(pl.Float64)), {}
     if dtype == pl.Boolean:
         frame = frame.with_columns(pl.col(col).cast(pl.Int64))
-        dtype = pl.Int64
+        dtype = pl.Int64()
     if shape.name == "binary-pairs":
         if not dtype.is_integer():
             raise _mismatch(loss, shapes, found, where, f"label column is {dtype}, expected integers 0/1")

@@ -18,7 +18,7 @@ instead of the shared embedding cache; the eval suite's own tasks score saved mo
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -96,6 +96,6 @@ def build_dev_evaluator(
         _read_table(dev_file), corpus=corpus, max_queries=max_queries, where=str(dev_file)
     )
     return InformationRetrievalEvaluator(
-        queries, docs, relevant, name=EVAL_NAME, batch_size=batch_size, write_csv=False,
+        dict[str, Any](queries), dict[str, Any](docs), relevant, name=EVAL_NAME, batch_size=batch_size, write_csv=False,
         show_progress_bar=False, main_score_function="cosine",
     )

@@ -105,7 +105,7 @@ def _loss_class(cls_name: str) -> type:
 def allowed_options(name: str) -> tuple[str, ...]:
     """Keyword options ``loss_options`` may set for loss ``name`` (from the class signature)."""
     spec = spec_for(name)
-    params = inspect.signature(_loss_class(spec.cls).__init__).parameters
+    params = inspect.signature(_loss_class(spec.cls)).parameters
     extra = ("guide",) if spec.name == "GISTEmbedLoss" else ()
     return tuple(p for p in params if p not in _FILLED) + extra
 
@@ -198,7 +198,7 @@ def wrap_loss(
     losses = _losses_module()
     dims = sorted(matryoshka_dims or [], reverse=True)
     full = model.get_embedding_dimension()
-    if dims and dims[0] > full:
+    if dims and full is not None and dims[0] > full:
         raise EmbedbenchError(f"matryoshka_dims {dims} exceed the model's embedding dimension {full}")
     if dims and adaptive_layers:
         opts = {**(matryoshka_options or {}), **(adaptive_layer_options or {})}

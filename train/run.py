@@ -22,8 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from embedbench.errors import EmbedbenchError
-from embedbench.io import config_hash, file_sha256, is_up_to_date, provenance, read_manifest, write_json_atomic
-
+from embedbench.io import (
+    config_hash,
+    file_sha256,
+    is_up_to_date,
+    provenance,
+    read_manifest,
+    write_json_atomic,
+)
 from train.columns import SHAPES, CheckedData, check_columns, detect_shape, read_dataset
 from train.config import DatasetSpec, TrainConfig
 from train.losses import AUTO_LOSS, LossSpec, check_options, check_wrappers, spec_for
@@ -227,7 +233,8 @@ def verify_reload(model: Any, folder: Path, texts: list[str], *, atol: float = 1
 
 
 def _split_log(history: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    steps, evals = [], []
+    steps: list[dict[str, Any]] = []
+    evals: list[dict[str, Any]] = []
     for entry in history:
         if "loss" in entry:
             steps.append({k: entry[k] for k in ("step", "epoch", "loss", "learning_rate", "grad_norm") if k in entry})
@@ -269,7 +276,9 @@ def _train(plan: TrainPlan, *, force: bool, callbacks: list[Any]) -> TrainResult
         model.max_seq_length = cfg.max_seq_length
     model.model_card_data.model_name = cfg.run
     guides = {name: load_model(name) for name in plan.guides}
-    train_sets, losses, samplers = {}, {}, {}
+    train_sets: dict[str, Any] = {}
+    losses: dict[str, Any] = {}
+    samplers: dict[int, str] = {}
     for d in plan.datasets:
         ds = Dataset.from_polars(d.data.frame)
         guide = guides.get(str(d.spec.loss_options.get("guide", d.loss.defaults.get("guide", ""))))

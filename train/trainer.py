@@ -7,6 +7,7 @@ in-batch-negative loss (needs ``NO_DUPLICATES``) with a batch-triplet loss (need
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ class PerDatasetSamplerTrainer(SentenceTransformerTrainer):
             datasets passed as ``train_dataset``; others fall back to ``args.batch_sampler``.
     """
 
-    def __init__(self, *args: Any, samplers: dict[int, str] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, samplers: Mapping[int, str] | None = None, **kwargs: Any) -> None:
         self._samplers = dict(samplers or {})
         super().__init__(*args, **kwargs)
 
@@ -46,7 +47,7 @@ class PerDatasetSamplerTrainer(SentenceTransformerTrainer):
         seed: int = 0,
     ) -> Any:
         kind = self._samplers.get(id(dataset))
-        kwargs = {
+        kwargs: dict[str, Any] = {
             "batch_size": batch_size, "drop_last": drop_last, "valid_label_columns": valid_label_columns,
             "generator": generator, "seed": seed,
         }
@@ -76,6 +77,7 @@ def precision_flags(precision: str) -> dict[str, bool]:
 
 def training_arguments(cfg: TrainConfig, checkpoint_dir: Path, *, eval_steps: int | None) -> Any:
     """``SentenceTransformerTrainingArguments`` for ``cfg``; checkpoints go to ``checkpoint_dir``."""
+    precision = precision_flags(cfg.precision)
     return SentenceTransformerTrainingArguments(
         output_dir=str(checkpoint_dir),
         num_train_epochs=cfg.epochs,
@@ -98,5 +100,6 @@ def training_arguments(cfg: TrainConfig, checkpoint_dir: Path, *, eval_steps: in
         report_to="none",
         disable_tqdm=True,
         use_cpu=not torch.cuda.is_available(),
-        **precision_flags(cfg.precision),
+        fp16=precision["fp16"],
+        bf16=precision["bf16"],
     )
