@@ -124,9 +124,12 @@ def main(argv: list[str] | None = None) -> int:
         n_docs = len((scifact / "corpus.jsonl").read_text().splitlines())
 
         suite_cold, suite_scores, encoded_cold = suite_run(args.model, stsb, scifact, work / "results", force=False)
+        print(f"suite cold: {suite_cold:.1f} s", flush=True)
         suite_warm, _, encoded_warm = suite_run(args.model, stsb, scifact, work / "results", force=True)
+        print(f"suite warm: {suite_warm:.1f} s", flush=True)
         model = load_model(args.model)
         hand_cold, hand_scores = by_hand_run(model, stsb, scifact)
+        print(f"by hand cold: {hand_cold:.1f} s", flush=True)
         hand_warm, _ = by_hand_run(model, stsb, scifact)
     finally:
         shutil.rmtree(work, ignore_errors=True)
