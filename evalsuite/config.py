@@ -24,6 +24,7 @@ the config file, so the config works from any working directory.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -124,7 +125,7 @@ class EvalConfig(BaseModel):
         """A copy with relative paths (and model folders that exist there) made relative to ``base``."""
 
         def fix(p: Path | None) -> Path | None:
-            return None if p is None or p.is_absolute() else base / p
+            return None if p is None or p.is_absolute() else Path(os.path.normpath(base / p))
 
         def model(m: str) -> str:
             candidate = base / m
