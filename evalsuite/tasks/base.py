@@ -15,7 +15,7 @@ from embedbench.cache import unique_in_order
 from embedbench.encode import Encoder
 from embedbench.errors import EmbedbenchError
 from embedbench.io import file_sha256, provenance, tree_sha256
-from embedbench.paths import data_dir
+from embedbench.paths import data_dir, repo_root
 from evalsuite.types import TaskResult
 
 
@@ -68,12 +68,15 @@ def dataset_hash(*paths: str | Path) -> str:
 
 
 def dataset_label(path: str | Path, split: str | None = None) -> str:
-    """Short dataset name: the path relative to the data folder when inside it, plus the split."""
+    """Short dataset name: the path relative to the data folder (or the project) when inside it, plus the split."""
     p = Path(path).resolve()
-    try:
-        label = str(p.relative_to(data_dir()))
-    except ValueError:
-        label = str(p)
+    label = str(p)
+    for root in (data_dir(), repo_root(), Path.cwd()):
+        try:
+            label = str(p.relative_to(root.resolve()))
+            break
+        except ValueError:
+            continue
     return f"{label}:{split}" if split else label
 
 
