@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from embedbench.errors import EmbedbenchError
 from embedbench.paths import data_dir
@@ -67,6 +67,8 @@ class SourceSpec(BaseModel):
     """Allowed labels (labelled): a list, or a JSON file holding one (e.g. ``banking77/categories.json``)."""
     seed: int = 0
     min_score: int = 1
+    limit: int | None = Field(None, ge=1)
+    """Keep only the first ``limit`` rows (quick and CI profiles)."""
 
     @model_validator(mode="after")
     def _check(self) -> SourceSpec:
@@ -156,4 +158,4 @@ def read_source(spec: SourceSpec, dropped: list[pl.DataFrame] | None = None) -> 
         df = conform(frame, spec.columns, shape, Path(f"hub:{spec.path}"), score_max=spec.score_max)
     if spec.kind not in ("table", "hub") and not (spec.kind == "mrpc" and shape == "pair-class"):
         check_schema(df, SHAPES[shape], f"{spec.kind}:{spec.path}")  # table/hub: checked by conform
-    return df
+    return df.head(spec.limit) if spec.limit is not None else df

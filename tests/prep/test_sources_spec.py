@@ -121,3 +121,22 @@ def test_resolve_path_prefers_existing_then_data_dir(tmp_path, shared_data, monk
     (tmp_path / "scifact").mkdir()
     assert resolve_path("scifact").resolve() == tmp_path / "scifact"
     assert resolve_path(tmp_path / "other") == tmp_path / "other"
+
+
+def test_limit_keeps_the_first_rows():
+    from prep.sources import SourceSpec, read_source
+
+    full = read_source(SourceSpec(kind="mrpc", path="mrpc", split="train", output="pairs"))
+    head = read_source(SourceSpec(kind="mrpc", path="mrpc", split="train", output="pairs", limit=25))
+    assert head.height == 25
+    assert head.equals(full.head(25))
+
+
+def test_limit_must_be_positive():
+    import pydantic
+    import pytest
+
+    from prep.sources import SourceSpec
+
+    with pytest.raises(pydantic.ValidationError, match="limit"):
+        SourceSpec(kind="mrpc", path="mrpc", split="train", limit=0)
