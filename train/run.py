@@ -134,9 +134,14 @@ def _check_eval_file(path: Path) -> None:
         )
 
 
+# Where things live (their content is hashed as inputs) and checkpoint bookkeeping do not change the model.
+_NOT_HASHED = {"prepared_dir", "output_dir", "save_steps", "save_total_limit", "keep_checkpoints"}
+_OUR_FILES = ("manifest.json", "embedbench.json", "train_log.json", "modules.json", CHECKPOINTS)
+
+
 def _config_for_hash(cfg: TrainConfig) -> dict[str, Any]:
-    """The config without where things live (content is hashed as inputs instead)."""
-    data = cfg.model_dump(mode="json", exclude={"prepared_dir", "output_dir"})
+    """The config that decides the model and its log (paths and checkpoint settings left out)."""
+    data = cfg.model_dump(mode="json", exclude=_NOT_HASHED)
     for d in data["datasets"]:
         if d.get("path"):
             d["path"] = Path(d["path"]).name
@@ -189,6 +194,11 @@ def _prepare_run_dir(plan: TrainPlan, force: bool) -> str | None:
     stamp = read_manifest(ckpt_dir / "run.json") or {}
     matching = stamp.get("inputs_hash") == plan.inputs_hash and stamp.get("config_hash") == plan.config_hash
     if run_dir.exists():
+        if any(run_dir.iterdir()) and not any((run_dir / name).exists() for name in _OUR_FILES):
+            raise EmbedbenchError(
+                f"{run_dir} exists and is not a training run folder (no manifest.json, modules.json or "
+                f"{CHECKPOINTS}); refusing to clear it: choose another [train] run name or output_dir"
+            )
         for child in run_dir.iterdir():
             if child.name == CHECKPOINTS and matching and not force:
                 continue
@@ -259,6 +269,7 @@ def train(cfg: TrainConfig, *, force: bool = False, callbacks: list[Any] | None 
 
 
 def _train(plan: TrainPlan, *, force: bool, callbacks: list[Any]) -> TrainResult:
+    import torch
     from datasets import Dataset, DatasetDict
     from transformers import set_seed
 
@@ -271,11 +282,12 @@ def _train(plan: TrainPlan, *, force: bool, callbacks: list[Any]) -> TrainResult
     started = time.perf_counter()
     resume = _prepare_run_dir(plan, force)
     set_seed(cfg.seed)
-    model = load_model(plan.base_model)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = load_model(plan.base_model, device=device)
     if cfg.max_seq_length is not None:
         model.max_seq_length = cfg.max_seq_length
     model.model_card_data.model_name = cfg.run
-    guides = {name: load_model(name) for name in plan.guides}
+    guides = {name: load_model(name, device=device) for name in plan.guides}
     train_sets: dict[str, Any] = {}
     losses: dict[str, Any] = {}
     samplers: dict[int, str] = {}

@@ -98,9 +98,10 @@ def test_interrupted_run_resumes_from_its_last_checkpoint(make_config, toy, tmp_
 
 
 def test_stale_checkpoints_of_another_config_are_not_resumed(make_config, toy):
-    cfg = make_config({"d": toy("pairs")}, max_steps=4, save_steps=2, keep_checkpoints=True)
+    cfg = make_config({"d": toy("pairs")}, max_steps=2, save_steps=1, keep_checkpoints=True)
     train(cfg)
-    assert (cfg.run_dir / CHECKPOINTS / "checkpoint-4").is_dir()
+    assert (cfg.run_dir / CHECKPOINTS / "checkpoint-2").is_dir()
+    assert train(cfg.model_copy(update={"save_steps": 5})).skipped  # checkpoint settings do not count
     (cfg.run_dir / "manifest.json").unlink()
     changed = cfg.model_copy(update={"learning_rate": 1e-3})
     assert train(changed).resumed_from is None
@@ -169,3 +170,12 @@ def test_cli_trains_then_reports_up_to_date(tmp_path, toy):
     bad = runner.invoke(app, ["train", "--config", str(tmp_path / "bad.toml")])
     assert bad.exit_code == 1
     assert "loss SoftmaxLoss expects columns (premise, hypothesis, label)" in " ".join(bad.output.split())
+
+
+def test_a_foreign_folder_is_never_cleared(make_config, toy):
+    cfg = make_config({"d": toy("pairs")}, max_steps=1)
+    cfg.run_dir.mkdir(parents=True)
+    (cfg.run_dir / "thesis.tex").write_text("precious")
+    with pytest.raises(EmbedbenchError, match="is not a training run folder"):
+        train(cfg)
+    assert (cfg.run_dir / "thesis.tex").read_text() == "precious"
