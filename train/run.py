@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from embedbench.errors import EmbedbenchError
 from embedbench.io import (
     config_hash,
@@ -100,7 +102,7 @@ def _plan_dataset(cfg: TrainConfig, spec: DatasetSpec) -> PlannedDataset:
     data = check_columns(frame, loss=loss.name, shapes=loss.shapes, where=where)
     if loss.score_range is not None:
         lo, hi = loss.score_range
-        bad = data.frame.with_row_index("row", offset=1).filter(~pl_between("score", lo, hi))
+        bad = data.frame.with_row_index("row", offset=1).filter(~pl.col("score").is_between(lo, hi))
         if bad.height:
             raise EmbedbenchError(
                 f"{where}: row {bad['row'][0]}, column 'score' is {bad['score'][0]}; loss {loss.name} "
@@ -115,16 +117,7 @@ def _plan_dataset(cfg: TrainConfig, spec: DatasetSpec) -> PlannedDataset:
     return PlannedDataset(spec, file, file_sha256(file), loss, data)
 
 
-def pl_between(column: str, lo: float, hi: float) -> Any:
-    """Polars expression: ``lo <= column <= hi``."""
-    import polars as pl
-
-    return pl.col(column).is_between(lo, hi)
-
-
 def _check_eval_file(path: Path) -> None:
-    import polars as pl
-
     if not path.is_file():
         raise EmbedbenchError(f"{path}: evaluation file not found; run `embedbench prep` or fix [train.eval]")
     columns = list(pl.read_parquet_schema(path)) if path.suffix == ".parquet" else []
@@ -268,25 +261,14 @@ def train(cfg: TrainConfig, *, force: bool = False, callbacks: list[Any] | None 
     return _train(plan, force=force, callbacks=callbacks or [])
 
 
-def _train(plan: TrainPlan, *, force: bool, callbacks: list[Any]) -> TrainResult:
-    import torch
-    from datasets import Dataset, DatasetDict
-    from transformers import set_seed
+def _losses_and_datasets(plan: TrainPlan, model: Any, device: str) -> tuple[dict, dict, dict[int, str]]:
+    """Per dataset: the HF ``Dataset``, its (wrapped) loss, and its batch sampler keyed by dataset id."""
+    from datasets import Dataset
 
-    from embedbench.models import load_model, model_fingerprint, write_model_meta
-    from train.evaluation import build_dev_evaluator
+    from embedbench.models import load_model
     from train.losses import build_loss, wrap_loss
-    from train.trainer import PerDatasetSamplerTrainer, precision_flags, training_arguments
 
     cfg = plan.config
-    started = time.perf_counter()
-    resume = _prepare_run_dir(plan, force)
-    set_seed(cfg.seed)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = load_model(plan.base_model, device=device)
-    if cfg.max_seq_length is not None:
-        model.max_seq_length = cfg.max_seq_length
-    model.model_card_data.model_name = cfg.run
     guides = {name: load_model(name, device=device) for name in plan.guides}
     train_sets: dict[str, Any] = {}
     losses: dict[str, Any] = {}
@@ -301,6 +283,50 @@ def _train(plan: TrainPlan, *, force: bool, callbacks: list[Any]) -> TrainResult
         )
         train_sets[d.spec.name] = ds
         samplers[id(ds)] = d.loss.sampler
+    return train_sets, losses, samplers
+
+
+def _manifest(plan: TrainPlan, *, global_step: int, resume: str | None, seconds: float, max_diff: float) -> dict:
+    from embedbench.models import model_fingerprint
+    from train.trainer import precision_flags
+
+    cfg = plan.config
+    datasets = {
+        d.spec.name: {
+            "rows": d.data.frame.height, "shape": d.data.shape.name, "columns": list(d.data.shape.columns),
+            "ignored_columns": list(d.data.ignored_columns), "loss": d.loss.name, "sampler": d.loss.sampler,
+            "label_map": d.data.label_map,
+        }
+        for d in plan.datasets
+    }
+    return {
+        "step": "train", "run": cfg.run, "inputs_hash": plan.inputs_hash, "config_hash": plan.config_hash,
+        "inputs": plan.inputs, "datasets": datasets, "config": cfg.model_dump(mode="json"), "seed": cfg.seed,
+        "global_step": global_step, "resumed_from": resume, "seconds": seconds, "reload_max_abs_diff": max_diff,
+        "model_fingerprint": model_fingerprint(cfg.run_dir),
+        "hardware": _hardware(precision_flags(cfg.precision)), **provenance(),
+    }
+
+
+def _train(plan: TrainPlan, *, force: bool, callbacks: list[Any]) -> TrainResult:
+    import torch
+    from datasets import DatasetDict
+    from transformers import set_seed
+
+    from embedbench.models import load_model, write_model_meta
+    from train.evaluation import build_dev_evaluator
+    from train.trainer import PerDatasetSamplerTrainer, training_arguments
+
+    cfg = plan.config
+    started = time.perf_counter()
+    resume = _prepare_run_dir(plan, force)
+    set_seed(cfg.seed)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = load_model(plan.base_model, device=device)
+    if cfg.max_seq_length is not None:
+        model.max_seq_length = cfg.max_seq_length
+    model.model_card_data.model_name = cfg.run
+    train_sets, losses, samplers = _losses_and_datasets(plan, model, device)
     evaluator = None
     eval_before: dict[str, float] = {}
     eval_file = cfg.eval_file()
@@ -311,19 +337,18 @@ def _train(plan: TrainPlan, *, force: bool, callbacks: list[Any]) -> TrainResult
         if cfg.eval.before_training:
             eval_before = {k: float(v) for k, v in evaluator(model).items()}
     ckpt_dir = cfg.run_dir / CHECKPOINTS
-    args = training_arguments(cfg, ckpt_dir, eval_steps=cfg.eval.steps if cfg.eval else None)
     trainer = PerDatasetSamplerTrainer(
-        model=model, args=args, train_dataset=DatasetDict(train_sets), loss=losses, evaluator=evaluator,
-        callbacks=callbacks, samplers=samplers,
+        model=model, args=training_arguments(cfg, ckpt_dir, eval_steps=cfg.eval.steps if cfg.eval else None),
+        train_dataset=DatasetDict(train_sets), loss=losses, evaluator=evaluator, callbacks=callbacks,
+        samplers=samplers,
     )
     trainer.train(resume_from_checkpoint=resume)
-    eval_after: dict[str, float] = {}
-    if evaluator is not None:
-        eval_after = {k: float(v) for k, v in evaluator(model).items()}
+    eval_after = {k: float(v) for k, v in evaluator(model).items()} if evaluator is not None else {}
     model.save(str(cfg.run_dir))
     max_diff = verify_reload(model, cfg.run_dir, _probe_texts(plan))
-    write_model_meta(cfg.run_dir, name=cfg.run, base=plan.inputs["base_model"]["name"],
-                     base_fingerprint=plan.base_fingerprint)
+    write_model_meta(
+        cfg.run_dir, name=cfg.run, base=plan.inputs["base_model"]["name"], base_fingerprint=plan.base_fingerprint
+    )
     steps, evals = _split_log(trainer.state.log_history)
     seconds = round(time.perf_counter() - started, 2)
     global_step = int(trainer.state.global_step)
@@ -334,19 +359,8 @@ def _train(plan: TrainPlan, *, force: bool, callbacks: list[Any]) -> TrainResult
     })
     if not cfg.keep_checkpoints:
         shutil.rmtree(ckpt_dir, ignore_errors=True)
-    write_json_atomic(cfg.run_dir / "manifest.json", {
-        "step": "train", "run": cfg.run, "inputs_hash": plan.inputs_hash, "config_hash": plan.config_hash,
-        "inputs": plan.inputs,
-        "datasets": {d.spec.name: {
-            "rows": d.data.frame.height, "shape": d.data.shape.name, "columns": list(d.data.shape.columns),
-            "ignored_columns": list(d.data.ignored_columns), "loss": d.loss.name, "sampler": d.loss.sampler,
-            "label_map": d.data.label_map,
-        } for d in plan.datasets},
-        "config": cfg.model_dump(mode="json"), "seed": cfg.seed, "global_step": global_step,
-        "resumed_from": resume, "seconds": seconds, "reload_max_abs_diff": max_diff,
-        "model_fingerprint": model_fingerprint(cfg.run_dir),
-        "hardware": _hardware(precision_flags(cfg.precision)), **provenance(),
-    })
+    manifest = _manifest(plan, global_step=global_step, resume=resume, seconds=seconds, max_diff=max_diff)
+    write_json_atomic(cfg.run_dir / "manifest.json", manifest)  # last: marks the run as finished
     return TrainResult(
         cfg.run_dir, skipped=False, steps=global_step, seconds=seconds, resumed_from=resume,
         losses=[s["loss"] for s in steps], eval_before=eval_before, eval_after=eval_after,
