@@ -37,6 +37,11 @@ from train.config import DatasetSpec, TrainConfig
 from train.losses import AUTO_LOSS, LossSpec, check_options, check_wrappers, spec_for
 
 CHECKPOINTS = ".checkpoints"
+# The registry's pretrained models by their hub ids, for the model card's "based on" line.
+_HUB_IDS = {
+    name: f"sentence-transformers/{name}"
+    for name in ("all-MiniLM-L6-v2", "all-mpnet-base-v2", "paraphrase-MiniLM-L3-v2")
+}
 PROBE_TEXTS = (
     "A man is playing a guitar.",
     "The new movie is awesome.",
@@ -326,6 +331,8 @@ def _train(plan: TrainPlan, *, force: bool, callbacks: list[Any]) -> TrainResult
     if cfg.max_seq_length is not None:
         model.max_seq_length = cfg.max_seq_length
     model.model_card_data.model_name = cfg.run
+    if plan.inputs["base_model"]["name"] in _HUB_IDS:  # named and linked in the generated card
+        model.model_card_data.base_model = _HUB_IDS[plan.inputs["base_model"]["name"]]
     train_sets, losses, samplers = _losses_and_datasets(plan, model, device)
     evaluator = None
     eval_before: dict[str, float] = {}

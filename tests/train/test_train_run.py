@@ -33,7 +33,8 @@ def test_outputs_log_manifest_and_registry(make_config, toy):
     assert manifest["seed"] == 42 and manifest["hardware"]["device"] == "cpu"
     assert manifest["versions"]["sentence-transformers"].startswith("6.")
     assert manifest["reload_max_abs_diff"] <= 1e-5
-    assert "loss:SoftmaxLoss" in (run / "README.md").read_text()
+    card = (run / "README.md").read_text()
+    assert "loss:SoftmaxLoss" in card and "# toy" in card
     # the trained folder joins the registry by its folder, under its run name
     resolved = resolve(str(run))
     assert resolved.name == "toy" and resolved.fingerprint == manifest["model_fingerprint"]

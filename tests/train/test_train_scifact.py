@@ -59,4 +59,5 @@ def test_short_scifact_run_improves_dev_ndcg(shared_data, tmp_path):
     assert manifest["datasets"]["scifact"]["shape"] == "triplets"
     assert manifest["datasets"]["scifact"]["loss"] == "MultipleNegativesRankingLoss"
     assert result.steps == STEPS
+    assert "**Base model:** [sentence-transformers/all-MiniLM-L6-v2]" in (cfg.run_dir / "README.md").read_text()
     assert after > before + 0.02, (before, after)
