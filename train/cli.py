@@ -16,13 +16,13 @@ def register(app: typer.Typer, user_errors: Callable) -> None:
     @user_errors
     def train_command(
         config: Annotated[
-            Path, typer.Option("--config", "-c", help="experiment file with a [train] section")
+            Path, typer.Option("--config", "-c", help="experiment file with a train section")
         ] = Path("bench.toml"),
         force: Annotated[
             bool, typer.Option("--force", help="retrain even when up to date; ignore old checkpoints")
         ] = False,
     ) -> None:
-        """Fine-tune the [train] base model on its prepared datasets into models/<run>/."""
+        """Fine-tune the base model of the config's train section on its prepared datasets into models/<run>/."""
         from train.config import load_train_config
         from train.evaluation import EVAL_NAME, PRIMARY_METRIC
         from train.run import train
