@@ -1,0 +1,83 @@
+"""The whole pipeline on small slices (bench-ci.toml): prep -> mine -> train -> eval -> report -> check.
+
+Runs in a temporary folder with the real data, the real all-MiniLM-L6-v2 and the real trainer; the
+regression gate compares the fine-tuned model with the committed expectations in tests/e2e/.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from embedbench.cli import app
+from embedbench.paths import repo_root
+
+ROOT = repo_root()
+runner = CliRunner()
+
+
+def invoke(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, f"embedbench {' '.join(args)} failed:\n{result.output}"
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    work = tmp_path_factory.mktemp("e2e")
+    shutil.copy(ROOT / "bench-ci.toml", work / "bench-ci.toml")
+    shutil.copytree(ROOT / "tests/evalsuite/ci/scifact-mini", work / "tests/evalsuite/ci/scifact-mini")
+    shutil.copytree(ROOT / "tests/e2e", work / "tests/e2e")
+    return work
+
+
+@pytest.mark.slow
+def test_pipeline_end_to_end(workdir, monkeypatch):
+    monkeypatch.chdir(workdir)
+    cfg = "bench-ci.toml"
+
+    out = invoke("prep", "--config", cfg)
+    assert "scifact-pairs" in out and "stsb-scored" in out
+    scifact = workdir / "data/prepared-ci/scifact-pairs"
+    train = pl.read_parquet(scifact / "train.parquet")
+    assert train.columns == ["anchor", "positive", "negative"]  # mined hard negatives
+    assert train.height > 0 and train.null_count().sum_horizontal().item() == 0
+    assert (train["negative"] != train["positive"]).all()
+    manifest = json.loads((scifact / "manifest.json").read_text())
+    assert manifest["negatives"]["train"]["removed"]["known_positive"] > 0
+    assert (scifact / "dropped.parquet").is_file()
+    stsb = pl.read_parquet(workdir / "data/prepared-ci/stsb-scored/train.parquet")
+    assert stsb.columns == ["sentence1", "sentence2", "score"]
+    assert stsb["score"].is_between(0, 1).all()
+    assert "skipped" in invoke("prep", "--config", cfg).lower()  # unchanged: nothing redone
+
+    invoke("train", "--config", cfg)
+    model_dir = workdir / "models/finetuned-ci"
+    for name in ("modules.json", "model.safetensors", "README.md", "train_log.json", "manifest.json"):
+        assert (model_dir / name).is_file(), name
+    assert "up to date" in invoke("train", "--config", cfg)
+
+    invoke("eval", "--config", cfg)
+    results = sorted(p.relative_to(workdir / "results-ci").as_posix() for p in (workdir / "results-ci").rglob("*.json"))
+    assert results == [
+        "all-MiniLM-L6-v2/scifact-mini.json", "all-MiniLM-L6-v2/stsb.json", "bm25/scifact-mini.json",
+        "finetuned-ci/scifact-mini.json", "finetuned-ci/stsb.json",
+    ]
+    stored = json.loads((workdir / "results-ci/finetuned-ci/stsb.json").read_text())
+    assert stored["provenance"]["versions"]["sentence-transformers"]
+    again = invoke("eval", "--config", cfg)
+    assert "0 task(s) evaluated" in again  # a second run of the same evaluation does nothing
+
+    invoke("report", "--config", cfg)
+    report = (workdir / "reports/ci/eval.md").read_text()
+    assert "## Summary" in report and "finetuned-ci" in report and "bm25" in report
+    assert list((workdir / "reports/ci").rglob("*.png"))
+
+    check = runner.invoke(app, ["check", "--config", cfg])
+    assert check.exit_code == 0, check.output
+    assert "passed" in check.output
