@@ -67,7 +67,7 @@ def register(app: typer.Typer, user_errors: Callable) -> None:
         path = build_report(
             store, cfg.reports_dir, name or cfg.report_name, baseline=display_name(baseline or cfg.baseline_model),
             models=models, n_boot=cfg.bootstrap, seed=cfg.seed, alpha=cfg.alpha, test=cfg.test,
-            command=reproduce_command(config),
+            command=reproduce_command(config), notes=cfg.notes,
         )
         console.print(f"report written to {path}")
 

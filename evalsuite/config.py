@@ -99,6 +99,8 @@ class EvalConfig(BaseModel):
     results_dir: Path = Path("results")
     reports_dir: Path = Path("reports")
     report_name: str = Field("eval", pattern=r"^[A-Za-z0-9_.-]+$")
+    notes: list[str] = Field(default_factory=list)
+    """Sentences shown under the report's summary (e.g. which model x task pairs this profile leaves out)."""
     check: CheckConfig = Field(default_factory=CheckConfig)
 
     @model_validator(mode="after")

@@ -191,7 +191,7 @@ def provenance_table(a: Analysis) -> list[str]:
     return out
 
 
-def render(a: Analysis, *, name: str, figures: Path, rel: str, command: str) -> str:
+def render(a: Analysis, *, name: str, figures: Path, rel: str, command: str, notes: list[str] | None = None) -> str:
     """The whole Markdown document."""
     n_comp = len(a.comparisons)
     lines = [
@@ -204,6 +204,8 @@ def render(a: Analysis, *, name: str, figures: Path, rel: str, command: str) -> 
         + (f" Δ is the difference to the baseline `{a.baseline}` on the same items." if a.baseline else ""), "",
         *summary_table(a), "",
     ]
+    for note in notes or []:
+        lines += [f"> {note}", ""]
     if n_comp:
         lines += [
             f"Significance: {n_comp} comparisons with the baseline are made in this table, so p-values are "
@@ -231,6 +233,7 @@ def build_report(
     alpha: float = 0.05,
     test: str = "auto",
     command: str = "embedbench report",
+    notes: list[str] | None = None,
 ) -> Path:
     """Render ``<out_dir>/<name>.md`` (and its figures) from the stored results; returns the report path.
 
@@ -246,10 +249,11 @@ def build_report(
         alpha: 1 - CI coverage.
         test: test for mean metrics (``auto``/``randomization``/``t-test``).
         command: the command line that reproduces the report (shown in it).
+        notes: sentences shown under the summary table.
     """
     results = store.load_all(models=models, tasks=tasks)
     a = analyse(results, baseline=baseline, models_order=models, n_boot=n_boot, seed=seed, alpha=alpha, test=test)
     out = Path(out_dir) / f"{name}.md"
     figures = Path(out_dir) / f"{name}_files"
-    text = render(a, name=name, figures=figures, rel=f"{name}_files", command=command)
+    text = render(a, name=name, figures=figures, rel=f"{name}_files", command=command, notes=notes)
     return write_text_atomic(out, text)

@@ -106,3 +106,9 @@ def test_unknown_baseline_and_empty_store(store, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(EmbedbenchError, match="no results to report"):
         build_report(ResultsStore(tmp_path / "empty"), tmp_path, "x")
+
+
+def test_notes_appear_under_the_summary(store, tmp_path):
+    text = build_report(store, tmp_path / "r", "n", baseline="base", n_boot=200, notes=["Left out: mpnet."]).read_text()
+    summary, rest = text.split("## Summary", 1)
+    assert "> Left out: mpnet." in rest.split("\n## ", 1)[0]
