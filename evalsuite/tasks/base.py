@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -134,6 +134,13 @@ def check_limit(task: str, limit: int | None) -> None:
         raise EmbedbenchError(
             f"task {task!r}: limit must be a positive number of items or unset, got {limit}"
         )
+
+
+def check_options(name: str, limit: int | None, fmt: str, formats: Collection[str], kind: str) -> None:
+    """Validate a task's ``limit`` and its input format (``formats``: the allowed names)."""
+    check_limit(name, limit)
+    if fmt not in formats:
+        raise EmbedbenchError(f"task {name!r}: unknown {kind} format {fmt!r}; use one of {list(formats)}")
 
 
 def first_n(df: Any, limit: int | None) -> Any:

@@ -17,7 +17,7 @@ from embedbench.errors import EmbedbenchError
 from evalsuite.metrics import average_precision, best_f1, cosine_pairs
 from evalsuite.tasks.base import (
     build_result,
-    check_limit,
+    check_options,
     dataset_hash,
     dataset_label,
     encode_texts,
@@ -69,11 +69,7 @@ class PairClassificationTask:
     task_type: str = "pair-classification"
 
     def __post_init__(self) -> None:
-        check_limit(self.name, self.limit)
-        if self.fmt not in PAIR_FORMATS:
-            raise EmbedbenchError(
-                f"task {self.name!r}: unknown pair format {self.fmt!r}; use one of {list(PAIR_FORMATS)}"
-            )
+        check_options(self.name, self.limit, self.fmt, PAIR_FORMATS, "pair")
 
     def evaluate(self, encoder: Encoder) -> TaskResult:
         """Average precision and best-threshold F1 of cosine scores against the 0/1 labels."""

@@ -19,7 +19,7 @@ from evalsuite.metrics import cosine_pairs, pearson, spearman
 from evalsuite.tasks.base import (
     build_result,
     check_finite,
-    check_limit,
+    check_options,
     dataset_hash,
     dataset_label,
     encode_texts,
@@ -68,11 +68,7 @@ class STSTask:
     task_type: str = "sts"
 
     def __post_init__(self) -> None:
-        check_limit(self.name, self.limit)
-        if self.fmt not in STS_FORMATS:
-            raise EmbedbenchError(
-                f"task {self.name!r}: unknown STS format {self.fmt!r}; use one of {list(STS_FORMATS)}"
-            )
+        check_options(self.name, self.limit, self.fmt, STS_FORMATS, "STS")
 
     def evaluate(self, encoder: Encoder) -> TaskResult:
         """Cosine similarity per pair; Spearman and Pearson against the gold scores."""

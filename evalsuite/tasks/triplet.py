@@ -17,7 +17,7 @@ from embedbench.errors import EmbedbenchError
 from evalsuite.metrics import cosine_pairs, triplet_accuracy
 from evalsuite.tasks.base import (
     build_result,
-    check_limit,
+    check_options,
     dataset_hash,
     dataset_label,
     encode_texts,
@@ -73,11 +73,7 @@ class TripletTask:
     task_type: str = "triplet"
 
     def __post_init__(self) -> None:
-        check_limit(self.name, self.limit)
-        if self.fmt not in TRIPLET_FORMATS:
-            raise EmbedbenchError(
-                f"task {self.name!r}: unknown triplet format {self.fmt!r}; use one of {list(TRIPLET_FORMATS)}"
-            )
+        check_options(self.name, self.limit, self.fmt, TRIPLET_FORMATS, "triplet")
 
     def evaluate(self, encoder: Encoder) -> TaskResult:
         """Accuracy of cos(anchor, positive) > cos(anchor, negative) over all triplets."""
