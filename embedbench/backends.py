@@ -119,6 +119,20 @@ def tag(backend: Backend, precision: Precision) -> str:
     return f"{backend.value}-{precision.value}"
 
 
+def split_spec(spec: str) -> tuple[str, Backend, Precision]:
+    """``"all-MiniLM-L6-v2@onnx-int8"`` -> (model, backend, precision); no ``@`` means torch fp32."""
+    if "@" not in spec:
+        return spec, Backend.TORCH, Precision.FP32
+    name, _, suffix = spec.rpartition("@")
+    backend, _, precision = suffix.partition("-")
+    if not name or not precision:
+        raise EmbedbenchError(
+            f"model {spec!r}: expected NAME@BACKEND-PRECISION, e.g. all-MiniLM-L6-v2@onnx-int8 "
+            f"(backends: {', '.join(Backend)}; precisions: {', '.join(Precision)})"
+        )
+    return name, parse_backend(backend), parse_precision(precision)
+
+
 def display_name(name: str, backend: Backend, precision: Precision) -> str:
     """The model name results are filed under: unchanged for torch fp32, ``name@onnx-int8`` otherwise."""
     if backend is Backend.TORCH and precision is Precision.FP32:

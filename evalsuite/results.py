@@ -200,8 +200,11 @@ class ResultsStore:
 def display_name(model: str) -> str:
     """The name a model's results are filed under: registry names, ``bm25`` and stored names as given,
     model folders by their display name (``embedbench.models.resolve(folder).name``)."""
+    from embedbench.backends import display_name as backend_name
+    from embedbench.backends import split_spec
     from embedbench.models import REGISTRY, resolve
 
-    if model in REGISTRY or model == "bm25" or not Path(model).is_dir():
+    base, backend, precision = split_spec(model)
+    if base in REGISTRY or base == "bm25" or not Path(base).is_dir():
         return model
-    return resolve(model).name
+    return backend_name(resolve(base).name, backend, precision)

@@ -100,9 +100,14 @@ class _Model:
 
                 self._loaded = BM25Retriever()
             else:
+                from embedbench.backends import split_spec
                 from embedbench.encode import load_encoder
 
-                self._loaded = load_encoder(self.spec, batch_size=self.batch_size, show_progress=self.show_progress)
+                name, backend, precision = split_spec(self.spec)
+                self._loaded = load_encoder(
+                    name, batch_size=self.batch_size, show_progress=self.show_progress, backend=backend,
+                    precision=precision,
+                )
         return self._loaded
 
 
@@ -112,10 +117,12 @@ def _resolve_model(spec: str, batch_size: int, show_progress: bool) -> _Model:
 
         r = BM25Retriever()
         return _Model(spec, r.name, r.fingerprint, batch_size, show_progress, r)
+    from embedbench.backends import Backend, Precision, describe, split_spec
     from embedbench.models import resolve
 
+    base, backend, precision = split_spec(spec)
     try:
-        resolved = resolve(spec)
+        resolved = resolve(base)
     except EmbedbenchError as exc:
         if "/" in spec and not Path(spec).exists():
             raise EmbedbenchError(
@@ -123,6 +130,9 @@ def _resolve_model(spec: str, batch_size: int, show_progress: bool) -> _Model:
                 "or remove it from [eval] models (folders are relative to the config file)"
             ) from None
         raise
+    if (backend, precision) != (Backend.TORCH, Precision.FP32):
+        info = describe(resolved, backend, precision)  # exports once; its own name and fingerprint
+        return _Model(spec, info.name, info.fingerprint, batch_size, show_progress)
     return _Model(spec, resolved.name, resolved.fingerprint, batch_size, show_progress)
 
 

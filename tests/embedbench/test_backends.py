@@ -186,3 +186,12 @@ def test_int8_loses_under_one_stsb_point(minilm_runs, backend):
     emb, rho = minilm_runs[backend, Precision.INT8]
     assert ref_rho - rho < 0.01
     assert np.abs(emb - ref_emb).max() > 1e-4  # really quantised, not the fp32 graph again
+
+
+def test_split_spec():
+    from embedbench.backends import Backend, Precision, split_spec
+
+    assert split_spec("all-MiniLM-L6-v2") == ("all-MiniLM-L6-v2", Backend.TORCH, Precision.FP32)
+    assert split_spec("models/x@openvino-int8") == ("models/x", Backend.OPENVINO, Precision.INT8)
+    with pytest.raises(EmbedbenchError, match="NAME@BACKEND-PRECISION"):
+        split_spec("tiny@onnx")

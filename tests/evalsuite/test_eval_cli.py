@@ -220,3 +220,23 @@ def test_mteb_json_is_kept_in_mteb_layout(tmp_path, monkeypatch):
     stored = ResultsStore(tmp_path).load("bm25", "mteb-Fake")
     assert stored.provenance["mteb_file"] == "bm25/mteb/Fake.json" and "mteb_result" not in stored.provenance
     assert [r.status for r in run_eval(cfg, log=lambda s: None).records] == ["skipped"]
+
+
+def test_models_run_under_another_backend_are_filed_apart(workspace):
+    """``NAME@BACKEND-PRECISION`` in [eval] models runs that backend; results carry its name and fingerprint."""
+    cfg = load_eval_config(workspace / "bench.toml")
+    run = run_eval(cfg, models=["tiny", "tiny@onnx-fp32"], tasks=["stsb-mini"], log=lambda s: None, show_progress=False)
+    by_model = {r.model: r for r in run.records}
+    assert set(by_model) == {"tiny", "tiny@onnx-fp32"}
+    torch_res = json.loads((workspace / "results/tiny/stsb-mini.json").read_text())
+    onnx_res = json.loads((workspace / "results/tiny_onnx-fp32/stsb-mini.json").read_text())
+    assert onnx_res["model_fingerprint"] != torch_res["model_fingerprint"]
+    assert abs(onnx_res["metrics"]["spearman"] - torch_res["metrics"]["spearman"]) < 1e-4
+
+
+def test_bad_backend_spec_is_a_clear_error(workspace):
+    from embedbench.errors import EmbedbenchError
+
+    cfg = load_eval_config(workspace / "bench.toml")
+    with pytest.raises(EmbedbenchError, match="unknown backend 'tensorrt'"):
+        run_eval(cfg, models=["tiny@tensorrt-fp32"], tasks=["stsb-mini"], log=lambda s: None, show_progress=False)
