@@ -76,6 +76,7 @@ def onnx_bert_to_sentence_transformer(
     for name in _TOKENIZER_FILES:
         if (tokenizer_dir / name).is_file():
             shutil.copy(tokenizer_dir / name, hf_dir / name)
+    torch.manual_seed(0)  # the reload initialises BERT's unused pooler randomly: make it (and the fingerprint) stable
     transformer = models.Transformer(str(hf_dir), max_seq_length=max_seq_length)
     pooling = models.Pooling(hidden, pooling_mode="mean")
     SentenceTransformer(modules=[transformer, pooling], device="cpu").save(str(out_dir))

@@ -102,6 +102,15 @@ def _flat_scores(scores: list[dict[str, Any]]) -> dict[str, float]:
     return out
 
 
+def _dataset_name(path: str) -> str:
+    """A local task's folder relative to the data folder (never a machine path); hub names as given."""
+    from pathlib import Path
+
+    from evalsuite.tasks.base import dataset_label
+
+    return dataset_label(path) if Path(path).exists() else path
+
+
 def to_task_result(native: dict[str, Any], task: Any, encoder: Encoder, seconds: float) -> TaskResult:
     """Our ``TaskResult`` for one mteb result (main metric = the task's ``main_score``; no per-item data)."""
     meta = task.metadata
@@ -115,7 +124,7 @@ def to_task_result(native: dict[str, Any], task: Any, encoder: Encoder, seconds:
         task_type="mteb",
         model=encoder.name,
         model_fingerprint=model_fingerprint(encoder),
-        dataset=str(meta.dataset["path"]),
+        dataset=_dataset_name(str(meta.dataset["path"])),
         dataset_hash=str(meta.dataset.get("revision", "")),
         main_metric=main,
         metrics=metrics,

@@ -152,3 +152,11 @@ def test_list_models_reports_install_state():
     rows = {r.name: r for r in models.list_models()}
     assert set(rows) == set(models.REGISTRY)
     assert rows["all-MiniLM-L6-v2"].installed and rows["all-MiniLM-L6-v2"].size_mb > 50
+
+
+def test_l3_conversion_is_byte_stable(tmp_path, monkeypatch):
+    """Two conversions give the same fingerprint (nothing random or path-dependent is saved)."""
+    first = models.resolve("paraphrase-MiniLM-L3-v2").fingerprint
+    monkeypatch.setenv("EMBEDBENCH_MODELS_CACHE", str(tmp_path))
+    monkeypatch.setenv("EMBEDBENCH_CACHE", str(tmp_path / "cache"))
+    assert models.resolve("paraphrase-MiniLM-L3-v2").fingerprint == first
