@@ -26,8 +26,9 @@ app = typer.Typer(
 )
 cache_app = typer.Typer(help="Inspect or clear the shared embedding cache.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
-console = Console()
-err_console = Console(stderr=True)
+# Tables stay readable in logs and CI (no terminal, 80 columns by default): print them 160 wide there.
+console = Console(width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
