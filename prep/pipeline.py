@@ -19,13 +19,14 @@ from typing import Any
 import polars as pl
 
 from embedbench.errors import EmbedbenchError
-from embedbench.io import config_hash, is_up_to_date, provenance, read_manifest
+from embedbench.io import config_hash, is_up_to_date, read_manifest
 from embedbench.paths import repo_root
 from prep.config import PrepConfig, SetConfig, Step, load_prep_config, mining_config
 from prep.dedupe import ROW, exact_dedupe, near_dedupe
 from prep.inputs import describe_input, read_corpus_texts, read_one, read_set
 from prep.leakage import eval_texts, leak_exact, leak_near
-from prep.marks import KEPT, count_kept, partition, require_columns, text_columns
+from prep.manifest import build_manifest
+from prep.marks import count_kept, partition, require_columns, text_columns
 from prep.minhash import MinHasher
 from prep.normalise import drop_empty, flag_long, normalise, normalise_expr, tokenizer_counter
 from prep.schemas import SHAPES, Schema, ntuple, select_schema
@@ -269,7 +270,7 @@ def prepare_set(name: str, ctx: Context, *, force: bool = False) -> SetOutcome:
     dropped = parts.dropped
     if read.reader_dropped is not None:
         dropped = pl.concat([read.reader_dropped, dropped], how="diagonal_relaxed")
-    manifest = _manifest(name, cfg, inputs, inputs_hash, cfg_hash, frame, dropped, rows, splits, timings, ctx)
+    manifest = build_manifest(name, cfg, inputs, inputs_hash, cfg_hash, frame, dropped, rows, splits, timings, ctx)
     if negatives:
         manifest["negatives"] = negatives
     manifest["timings"]["total_s"] = round(time.perf_counter() - t_start, 4)
@@ -306,61 +307,6 @@ def _mine(
         }
 
     return new_splits, {sp: r.stats.to_dict() for sp, r in results.items()}, write
-
-
-def _manifest(
-    name: str,
-    cfg: SetConfig,
-    inputs: list[dict[str, Any]],
-    inputs_hash: str,
-    cfg_hash: str,
-    frame: pl.DataFrame,
-    dropped: pl.DataFrame,
-    rows: dict[str, int],
-    splits: dict[str, pl.DataFrame],
-    timings: dict[str, float],
-    ctx: Context,
-) -> dict[str, Any]:
-    by_stage = dropped.group_by("stage", "reason").len().sort("stage", "reason")
-    drops: dict[str, dict[str, int]] = {}
-    for stage, reason, n in by_stage.iter_rows():
-        drops.setdefault(str(stage), {})[str(reason)] = int(n)
-    flagged = (
-        int(frame.select((KEPT & pl.col("too_long")).sum()).item()) if "too_long" in frame.columns else None
-    )
-    norm = cfg.normalise
-    tokens = None
-    if Step.normalise in cfg.steps:
-        how = (
-            f"tokenizer of {ctx.config.model}"
-            if norm.token_count == "tokenizer"
-            else "estimate (words + punctuation + 2, a lower bound)"
-        )
-        limit = (
-            norm.max_tokens
-            if isinstance(norm.max_tokens, int)
-            else ctx.model(ctx.config.model).max_seq_length
-        )
-        tokens = {"count": how, "max_tokens": limit, "flagged_too_long": flagged, "action": norm.long_texts}
-    return {
-        "set": name,
-        "shape": cfg.shape,
-        "columns": list(next(iter(s for s in splits.values() if s.height), splits["train"]).columns),
-        "inputs": inputs,
-        "inputs_hash": inputs_hash,
-        "config_hash": cfg_hash,
-        "config": cfg.model_dump(mode="json"),
-        "against": ctx.config.against(name),
-        "provenance": provenance(),
-        "rows": {**rows, "out": sum(s.height for s in splits.values())},
-        "splits": {sp: splits[sp].height for sp in SPLITS},
-        "drops": drops,
-        "drops_total": {
-            str(r): int(n) for r, n in dropped.group_by("reason").len().sort("reason").iter_rows()
-        },
-        "tokens": tokens,
-        "timings": timings,
-    }
 
 
 def run_prep(

@@ -1,0 +1,71 @@
+"""The manifest written beside each prepared set (``manifest.json``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from embedbench.io import provenance
+from prep.config import SetConfig, Step
+from prep.marks import KEPT
+from prep.store import SPLITS
+
+if TYPE_CHECKING:
+    from prep.pipeline import Context
+
+
+def build_manifest(
+    name: str,
+    cfg: SetConfig,
+    inputs: list[dict[str, Any]],
+    inputs_hash: str,
+    cfg_hash: str,
+    frame: pl.DataFrame,
+    dropped: pl.DataFrame,
+    rows: dict[str, int],
+    splits: dict[str, pl.DataFrame],
+    timings: dict[str, float],
+    ctx: Context,
+) -> dict[str, Any]:
+    """A set's manifest: inputs and hashes, config, provenance, rows per stage, drops per stage and reason, token flags, timings."""
+    by_stage = dropped.group_by("stage", "reason").len().sort("stage", "reason")
+    drops: dict[str, dict[str, int]] = {}
+    for stage, reason, n in by_stage.iter_rows():
+        drops.setdefault(str(stage), {})[str(reason)] = int(n)
+    flagged = (
+        int(frame.select((KEPT & pl.col("too_long")).sum()).item()) if "too_long" in frame.columns else None
+    )
+    norm = cfg.normalise
+    tokens = None
+    if Step.normalise in cfg.steps:
+        how = (
+            f"tokenizer of {ctx.config.model}"
+            if norm.token_count == "tokenizer"
+            else "estimate (words + punctuation + 2, a lower bound)"
+        )
+        limit = (
+            norm.max_tokens
+            if isinstance(norm.max_tokens, int)
+            else ctx.model(ctx.config.model).max_seq_length
+        )
+        tokens = {"count": how, "max_tokens": limit, "flagged_too_long": flagged, "action": norm.long_texts}
+    return {
+        "set": name,
+        "shape": cfg.shape,
+        "columns": list(next(iter(s for s in splits.values() if s.height), splits["train"]).columns),
+        "inputs": inputs,
+        "inputs_hash": inputs_hash,
+        "config_hash": cfg_hash,
+        "config": cfg.model_dump(mode="json"),
+        "against": ctx.config.against(name),
+        "provenance": provenance(),
+        "rows": {**rows, "out": sum(s.height for s in splits.values())},
+        "splits": {sp: splits[sp].height for sp in SPLITS},
+        "drops": drops,
+        "drops_total": {
+            str(r): int(n) for r, n in dropped.group_by("reason").len().sort("reason").iter_rows()
+        },
+        "tokens": tokens,
+        "timings": timings,
+    }
