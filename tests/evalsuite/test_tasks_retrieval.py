@@ -82,7 +82,7 @@ def test_registry_options(beir):
 def test_scifact_matches_sentence_transformers_and_mteb(shared_data, st_shim):
     """MiniLM-L6 on SciFact test: nDCG@10 and MRR@10 equal ST's evaluator and mteb's SciFact to 1e-4.
 
-    Everything is encoded through the shared cache (the corpus was encoded once, ever), so no
+    Everything is encoded through the shared cache (the corpus at most once, by our task), so no
     reference run encodes the 5,183 documents again.
     """
     from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
@@ -95,6 +95,7 @@ def test_scifact_matches_sentence_transformers_and_mteb(shared_data, st_shim):
 
     enc = load_encoder("all-MiniLM-L6-v2", show_progress=False)
     ours = get_task("scifact").evaluate(enc)
+    encoded_by_ours = enc.misses  # 0 with a warm cache; the whole corpus once on a fresh machine
 
     data = read_beir(shared_data / "scifact", "test")
     docs = document_texts(data.corpus["title"].to_list(), data.corpus["text"].to_list())
@@ -113,4 +114,4 @@ def test_scifact_matches_sentence_transformers_and_mteb(shared_data, st_shim):
     assert ours.metrics["mrr@10"] == pytest.approx(mteb_scores["mrr_at_10"], abs=1e-4)
     assert ours.metrics["recall@100"] == pytest.approx(mteb_scores["recall_at_100"], abs=1e-4)
     assert ours.metrics["ndcg@10"] == pytest.approx(0.6451, abs=1e-4)  # MTEB leaderboard figure for MiniLM-L6
-    assert enc.misses == 0, "the SciFact corpus and queries must come from the shared cache"
+    assert enc.misses == encoded_by_ours, "the reference runs must take every embedding from the shared cache"
