@@ -82,7 +82,10 @@ class CachedEncoder:
     @property
     def dim(self) -> int:
         """Embedding dimension."""
-        return int(self.model.get_embedding_dimension())
+        dim = self.model.get_embedding_dimension()
+        if dim is None:
+            raise ValueError(f"model {self.name!r} does not report its embedding dimension")
+        return int(dim)
 
     def with_prompt(self, prompt: str | None) -> CachedEncoder:
         """The same model and cache with another prompt (a separate cache space)."""

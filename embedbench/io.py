@@ -136,4 +136,4 @@ def read_manifest(path: str | Path) -> dict[str, Any] | None:
 def is_up_to_date(manifest_path: str | Path, inputs_hash: str, cfg_hash: str) -> bool:
     """True when a step's manifest records the same input and config hashes (the step can be skipped)."""
     m = read_manifest(manifest_path)
-    return bool(m) and m.get("inputs_hash") == inputs_hash and m.get("config_hash") == cfg_hash
+    return m is not None and m.get("inputs_hash") == inputs_hash and m.get("config_hash") == cfg_hash

@@ -217,8 +217,8 @@ def model_fingerprint(folder: str | Path) -> str:
 
     h = hashlib.sha256()
     for rel, _, _ in state:
-        h.update(rel.encode())
-        h.update(file_sha256(folder / rel).encode())
+        h.update(str(rel).encode())
+        h.update(file_sha256(folder / str(rel)).encode())
     fingerprint = h.hexdigest()[:16]
     memo = read_manifest(memo_path) or {}
     memo[str(folder)] = {"state": state, "fingerprint": fingerprint}
