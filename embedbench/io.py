@@ -125,6 +125,27 @@ def provenance() -> dict[str, Any]:
     }
 
 
+def read_json(path: str | Path, *, missing: str, fix: str = "") -> Any:
+    """Parse a JSON file; a missing file or malformed JSON raises ``EmbedbenchError`` naming the place.
+
+    Args:
+        path: the file.
+        missing: what to say when the file does not exist (e.g. "no such results file; run ...").
+        fix: appended to the malformed-JSON message (how to repair it).
+    """
+    from embedbench.errors import EmbedbenchError
+
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EmbedbenchError(f"{path}: {missing}") from None
+    except json.JSONDecodeError as exc:
+        raise EmbedbenchError(
+            f"{path}, line {exc.lineno}, column {exc.colno}: malformed JSON ({exc.msg})" + (f"; {fix}" if fix else "")
+        ) from None
+
+
 def read_manifest(path: str | Path) -> dict[str, Any] | None:
     """The manifest at ``path``, or None when it is missing or unreadable."""
     try:

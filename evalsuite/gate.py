@@ -34,7 +34,6 @@ Expected-results file (JSON, committed; ``write_expected`` creates one from stor
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,7 +43,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from embedbench.errors import EmbedbenchError
-from embedbench.io import write_json_atomic
+from embedbench.io import read_json, write_json_atomic
 from evalsuite.results import ResultsStore
 from evalsuite.statistics import aggregate as aggregate_metric
 from evalsuite.statistics import bootstrap_ci, compare, has_ci, resample_indices
@@ -122,12 +121,7 @@ class GateReport:
 def read_expected(path: str | Path) -> ExpectedFile:
     """Read and validate an expected-results file; errors name the file and the bad key."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise EmbedbenchError(f"{path}: expected-results file not found; create one with `embedbench expected`") from None
-    except json.JSONDecodeError as exc:
-        raise EmbedbenchError(f"{path}, line {exc.lineno}, column {exc.colno}: malformed JSON ({exc.msg})") from None
+    data = read_json(path, missing="expected-results file not found; create one with `embedbench expected`")
     try:
         expected = ExpectedFile.model_validate(data)
     except ValidationError as exc:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from embedbench.errors import EmbedbenchError
-from embedbench.io import config_hash, provenance, write_json_atomic
+from embedbench.io import config_hash, provenance, read_json, write_json_atomic
 from evalsuite.statistics import columns
 from evalsuite.types import TaskResult
 
@@ -120,15 +120,10 @@ class ResultsStore:
     def load_file(self, path: str | Path, *, task: str | None = None) -> TaskResult:
         """Read one results file; malformed JSON, missing fields or a file of another task raise."""
         path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise EmbedbenchError(f"{path}: no such results file; run `embedbench eval` first") from None
-        except json.JSONDecodeError as exc:
-            raise EmbedbenchError(
-                f"{path}, line {exc.lineno}, column {exc.colno}: malformed JSON ({exc.msg}); "
-                f"delete the file and re-run `embedbench eval`"
-            ) from None
+        data = read_json(
+            path, missing="no such results file; run `embedbench eval` first",
+            fix="delete the file and re-run `embedbench eval`",
+        )
         if not isinstance(data, dict):
             raise EmbedbenchError(f"{path}: expected a JSON object (an embedbench result), got {type(data).__name__}")
         if data.get("format") != FORMAT:

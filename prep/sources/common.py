@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -97,6 +98,17 @@ def split_fields(
     return counted.select(ROW, *[pl.col("_f").list.get(i).alias(name) for i, name in enumerate(names)])
 
 
+def raise_first_bad(bad: pl.DataFrame, path: Path, column: str, problem: Callable[[dict], str], fix: str) -> None:
+    """If ``bad`` has rows, raise naming the first one's line (``row``), ``column``, the problem and the fix."""
+    if bad.height:
+        first = bad.row(0, named=True)
+        raise EmbedbenchError(
+            f"{where(path, first.get(ROW), column)}: {problem(first)}"
+            + (f" ({bad.height - 1} more such rows)" if bad.height > 1 else "")
+            + f"; {fix}"
+        )
+
+
 def cast_column(
     df: pl.DataFrame, column: str, dtype: pl.DataType | type[pl.DataType], path: Path, expected: str
 ) -> pl.DataFrame:
@@ -104,13 +116,7 @@ def cast_column(
     stripped = pl.col(column).str.strip_chars() if df.schema[column] == pl.String else pl.col(column)
     cast = stripped.cast(dtype, strict=False)
     bad = df.filter(cast.is_null() & pl.col(column).is_not_null())
-    if bad.height:
-        first = bad.row(0, named=True)
-        raise EmbedbenchError(
-            f"{where(path, first.get(ROW), column)}: expected {expected}, got {first[column]!r}"
-            + (f" ({bad.height - 1} more such rows)" if bad.height > 1 else "")
-            + "; fix the value or remove the row"
-        )
+    raise_first_bad(bad, path, column, lambda r: f"expected {expected}, got {r[column]!r}", "fix the value or remove the row")
     return df.with_columns(cast.alias(column))
 
 
@@ -119,26 +125,16 @@ def require_not_null(
 ) -> None:
     """Raise naming the first row (``row`` column) whose value in one of ``columns`` is null."""
     for column in columns:
-        bad = df.filter(pl.col(column).is_null())
-        if bad.height:
-            row = bad.row(0, named=True).get(ROW)
-            raise EmbedbenchError(
-                f"{where(path, row, column)}: value is missing"
-                + (f" ({bad.height - 1} more such rows)" if bad.height > 1 else "")
-                + f"; {fix}"
-            )
+        raise_first_bad(df.filter(pl.col(column).is_null()), path, column, lambda r: "value is missing", fix)
 
 
 def require_range(df: pl.DataFrame, column: str, lo: float, hi: float, path: Path) -> None:
     """Raise naming the first row whose ``column`` lies outside ``[lo, hi]``."""
     bad = df.filter(~pl.col(column).is_between(lo, hi))
-    if bad.height:
-        first = bad.row(0, named=True)
-        raise EmbedbenchError(
-            f"{where(path, first.get(ROW), column)}: expected a value in [{lo:g}, {hi:g}], got {first[column]!r}"
-            + (f" ({bad.height - 1} more such rows)" if bad.height > 1 else "")
-            + "; check that the file uses this scale"
-        )
+    raise_first_bad(
+        bad, path, column, lambda r: f"expected a value in [{lo:g}, {hi:g}], got {r[column]!r}",
+        "check that the file uses this scale",
+    )
 
 
 def require_unique(df: pl.DataFrame, column: str, path: Path) -> None:
