@@ -49,8 +49,8 @@ def make_scifact_slice(src: Path, dst: Path, n_docs: int) -> None:
 
 def suite_run(model: str, stsb: Path, scifact: Path, results: Path, force: bool) -> tuple[float, dict[str, float], int]:
     """Wall time, main metrics and texts encoded for one ``run_eval`` of the four tasks."""
-    from evalsuite.config import EvalConfig
-    from evalsuite.runner import run_eval
+    from embedbench.evalsuite.config import EvalConfig
+    from embedbench.evalsuite.runner import run_eval
 
     cfg = EvalConfig.model_validate({
         "models": [model], "results_dir": str(results),
@@ -75,8 +75,8 @@ def by_hand_run(st_model, stsb: Path, scifact: Path) -> tuple[float, dict[str, f
         InformationRetrievalEvaluator,
     )
 
-    from evalsuite.tasks.mteb_tasks import mteb_task
-    from prep.sources import read_beir, read_stsb
+    from embedbench.data import read_beir, read_stsb
+    from embedbench.evalsuite.tasks.mteb_tasks import mteb_task
 
     started = time.perf_counter()
     sts = read_stsb(stsb / "sts-test.csv")

@@ -47,8 +47,8 @@ def _cpu_s() -> float:
 def _scifact(n_pairs: int):
     import polars as pl
 
+    from embedbench.data import beir_pairs, doc_text, read_beir
     from embedbench.paths import data_dir
-    from prep.sources import beir_pairs, doc_text, read_beir
 
     data = read_beir(data_dir() / "scifact", "train")
     pairs = beir_pairs(data).head(n_pairs)
@@ -59,7 +59,7 @@ def _scifact(n_pairs: int):
 def child(variant: str, n_pairs: int) -> dict:
     """Run one variant in this process and return its figures."""
     from embedbench.encode import load_encoder
-    from prep.negatives import MiningConfig, mine_hard_negatives
+    from embedbench.prep.negatives import MiningConfig, mine_hard_negatives
 
     pairs, corpus = _scifact(n_pairs)
     encoder = load_encoder(MODEL, batch_size=64, show_progress=False)
@@ -116,7 +116,7 @@ def _mixture(rng: np.random.Generator, n: int, centres: np.ndarray, noise: float
 def faiss_part(n_vectors: int, n_queries: int, nlist: int | None, nprobes: list[int]) -> dict:
     import numpy as np
 
-    from prep.faiss_search import IndexPlan, build_index, plan_index, recall_at_k, search_batches
+    from embedbench.index import IndexPlan, build_index, plan_index, recall_at_k, search_batches
 
     rng = np.random.default_rng(0)
     dim = 384

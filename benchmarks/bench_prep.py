@@ -25,9 +25,9 @@ import time
 import numpy as np
 import polars as pl
 
-from prep.dedupe import exact_dedupe
-from prep.marks import init_marks, partition
-from prep.minhash import MinHasher, jaccard
+from embedbench.prep.dedupe import exact_dedupe
+from embedbench.prep.marks import init_marks, partition
+from embedbench.prep.minhash import MinHasher, jaccard
 
 
 def rss_mb() -> float:

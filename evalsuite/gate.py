@@ -43,11 +43,11 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from embedbench.errors import EmbedbenchError
+from embedbench.evalsuite.results import ResultsStore
+from embedbench.evalsuite.statistics import aggregate as aggregate_metric
+from embedbench.evalsuite.statistics import bootstrap_ci, compare, has_ci, resample_indices
+from embedbench.evalsuite.types import TaskResult
 from embedbench.io import read_json, write_json_atomic
-from evalsuite.results import ResultsStore
-from evalsuite.statistics import aggregate as aggregate_metric
-from evalsuite.statistics import bootstrap_ci, compare, has_ci, resample_indices
-from evalsuite.types import TaskResult
 
 EXPECTED_FORMAT = "embedbench.expected/1"
 

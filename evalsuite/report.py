@@ -17,11 +17,20 @@ from pathlib import Path
 import numpy as np
 
 from embedbench.errors import EmbedbenchError
+from embedbench.evalsuite import plots
+from embedbench.evalsuite.results import ResultsStore, safe_name
+from embedbench.evalsuite.statistics import (
+    CI,
+    Comparison,
+    align,
+    bootstrap_ci,
+    columns,
+    compare,
+    has_ci,
+    holm,
+)
+from embedbench.evalsuite.types import TaskResult
 from embedbench.io import write_text_atomic
-from evalsuite import plots
-from evalsuite.results import ResultsStore, safe_name
-from evalsuite.statistics import CI, Comparison, align, bootstrap_ci, columns, compare, has_ci, holm
-from evalsuite.types import TaskResult
 
 MARKS = ((0.01, "‡"), (0.05, "†"))
 SHOWN_VERSIONS = ("sentence-transformers", "transformers", "torch", "mteb")

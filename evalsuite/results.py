@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from embedbench.errors import EmbedbenchError
+from embedbench.evalsuite.statistics import columns
+from embedbench.evalsuite.types import TaskResult
 from embedbench.io import config_hash, provenance, read_json, write_json_atomic
-from evalsuite.statistics import columns
-from evalsuite.types import TaskResult
 
 FORMAT = "embedbench.result/1"
 REQUIRED = ("task", "task_type", "model", "model_fingerprint", "dataset", "dataset_hash", "main_metric", "metrics")

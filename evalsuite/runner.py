@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from embedbench.errors import EmbedbenchError
+from embedbench.evalsuite.config import BM25, EvalConfig, TaskEntry
+from embedbench.evalsuite.results import ResultsStore, safe_name, validate, without_non_finite
+from embedbench.evalsuite.tasks.base import dataset_hash as files_hash
+from embedbench.evalsuite.tasks.base import task_config
 from embedbench.io import sha256_text
-from evalsuite.config import BM25, EvalConfig, TaskEntry
-from evalsuite.results import ResultsStore, safe_name, validate, without_non_finite
-from evalsuite.tasks.base import dataset_hash as files_hash
-from evalsuite.tasks.base import task_config
 
 LEXICAL_TASK_TYPES = ("retrieval",)
 
@@ -55,7 +55,7 @@ class EvalRun:
 
 def build_task(entry: TaskEntry) -> Any:
     """The task object of a config entry (registry name + options)."""
-    from evalsuite.tasks import get_task
+    from embedbench.evalsuite.tasks import get_task
 
     options = entry.options
     name = options.pop("name", None)
@@ -96,7 +96,7 @@ class _Model:
     def get(self) -> Any:
         if self._loaded is None:
             if self.lexical:
-                from evalsuite.tasks.bm25 import BM25Retriever
+                from embedbench.evalsuite.tasks.bm25 import BM25Retriever
 
                 self._loaded = BM25Retriever()
             else:
@@ -113,7 +113,7 @@ class _Model:
 
 def _resolve_model(spec: str, batch_size: int, show_progress: bool) -> _Model:
     if spec == BM25:
-        from evalsuite.tasks.bm25 import BM25Retriever
+        from embedbench.evalsuite.tasks.bm25 import BM25Retriever
 
         r = BM25Retriever()
         return _Model(spec, r.name, r.fingerprint, batch_size, show_progress, r)
@@ -146,7 +146,7 @@ def select(cfg: EvalConfig, models: list[str] | None, tasks: list[str] | None) -
             if name in known:
                 chosen.append(known[name])
             else:
-                from evalsuite.tasks import TASKS
+                from embedbench.evalsuite.tasks import TASKS
 
                 if name not in TASKS:
                     raise EmbedbenchError(

@@ -26,7 +26,7 @@ import numpy as np
 from scipy import stats
 
 from embedbench.errors import EmbedbenchError
-from evalsuite.types import TaskResult
+from embedbench.evalsuite.types import TaskResult
 
 ID_COLUMN = "id"
 KINDS = {"mean": 1, "spearman": 2, "pearson": 2, "ap": 2, "best_f1": 2}

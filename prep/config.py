@@ -27,9 +27,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from embedbench.config import load_toml, validate_section
+from embedbench.data.shapes import SHAPES
+from embedbench.data.spec import SourceSpec
 from embedbench.errors import EmbedbenchError
-from prep.schemas import SHAPES
-from prep.sources.spec import SourceSpec
 
 _SET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -183,7 +183,7 @@ class SetConfig(_Section):
 def mining_config(options: dict[str, Any]) -> Any:
     """Validate a ``negatives`` table with ``prep.negatives.MiningConfig`` (imported lazily); ``corpus`` is ours."""
     try:
-        from prep.negatives import MiningConfig
+        from embedbench.prep.negatives import MiningConfig
     except ImportError as exc:  # pragma: no cover - negatives ships with prep
         raise ValueError(f"hard-negative mining is not available ({exc})") from None
     return MiningConfig.model_validate({k: v for k, v in options.items() if k != "corpus"})

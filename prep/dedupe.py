@@ -16,8 +16,8 @@ import polars as pl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from prep.marks import KEPT, mark
-from prep.minhash import MinHasher
+from embedbench.prep.marks import KEPT, mark
+from embedbench.prep.minhash import MinHasher
 
 ROW = "row"
 """``on`` value meaning: all text columns of the row joined with a newline."""

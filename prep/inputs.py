@@ -13,10 +13,10 @@ from typing import Any
 
 import polars as pl
 
+from embedbench.data.spec import SourceSpec, read_source, resolve_path
 from embedbench.errors import EmbedbenchError
 from embedbench.io import file_sha256, tree_sha256
-from prep.marks import init_marks
-from prep.sources.spec import SourceSpec, read_source, resolve_path
+from embedbench.prep.marks import init_marks
 
 ROLES = ("test", "dev", "train")
 """Order of the rows in a set's frame: evaluation rows first, so a train row duplicating one is dropped."""
@@ -95,7 +95,7 @@ def read_set(name: str, specs: dict[str, list[SourceSpec]]) -> SetFrame:
 
 def read_corpus_texts(folder: str, key: str) -> pl.Series:
     """Documents of a BEIR folder as mteb joins them (``title + " " + text``), for the negatives pool."""
-    from prep.sources.beir import doc_text, read_corpus
+    from embedbench.data.beir import doc_text, read_corpus
 
     path = resolve_path(folder)
     corpus_file = path / "corpus.jsonl" if path.is_dir() else path

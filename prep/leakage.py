@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from prep.marks import KEPT, mark
-from prep.minhash import MinHasher
+from embedbench.prep.marks import KEPT, mark
+from embedbench.prep.minhash import MinHasher
 
 EVAL_TEXTS = {"text": pl.String, "ref": pl.String, "split": pl.String}
 

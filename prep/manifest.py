@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from embedbench.io import provenance
-from prep.config import SetConfig, Step
-from prep.marks import KEPT
-from prep.store import SPLITS
+from embedbench.prep.config import SetConfig, Step
+from embedbench.prep.marks import KEPT
+from embedbench.prep.store import SPLITS
 
 if TYPE_CHECKING:
-    from prep.pipeline import Context
+    from embedbench.prep.pipeline import Context
 
 
 def build_manifest(

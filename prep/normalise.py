@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
-from prep.marks import KEPT, mark
+from embedbench.prep.marks import KEPT, mark
 
 UnicodeForm = Literal["NFC", "NFKC", "NFD", "NFKD"]
 TokenCount = Literal["tokenizer", "estimate"]

@@ -18,20 +18,20 @@ from typing import Any
 
 import polars as pl
 
+from embedbench.data.shapes import SHAPES, Schema, ntuple, select_schema
 from embedbench.errors import EmbedbenchError
 from embedbench.io import config_hash, is_up_to_date, read_manifest
 from embedbench.paths import repo_root
-from prep.config import PrepConfig, SetConfig, Step, load_prep_config, mining_config
-from prep.dedupe import ROW, exact_dedupe, near_dedupe
-from prep.inputs import describe_input, read_corpus_texts, read_one, read_set
-from prep.leakage import eval_texts, leak_exact, leak_near
-from prep.manifest import build_manifest
-from prep.marks import count_kept, partition, require_columns, text_columns
-from prep.minhash import MinHasher
-from prep.normalise import drop_empty, flag_long, normalise, normalise_expr, tokenizer_counter
-from prep.schemas import SHAPES, Schema, ntuple, select_schema
-from prep.split import assign_split
-from prep.store import SPLITS, write_set
+from embedbench.prep.config import PrepConfig, SetConfig, Step, load_prep_config, mining_config
+from embedbench.prep.dedupe import ROW, exact_dedupe, near_dedupe
+from embedbench.prep.inputs import describe_input, read_corpus_texts, read_one, read_set
+from embedbench.prep.leakage import eval_texts, leak_exact, leak_near
+from embedbench.prep.manifest import build_manifest
+from embedbench.prep.marks import count_kept, partition, require_columns, text_columns
+from embedbench.prep.minhash import MinHasher
+from embedbench.prep.normalise import drop_empty, flag_long, normalise, normalise_expr, tokenizer_counter
+from embedbench.prep.split import assign_split
+from embedbench.prep.store import SPLITS, write_set
 
 PIPELINE_VERSION = 1
 """Bumped when a stage changes what it keeps, so old outputs are rebuilt."""
@@ -169,7 +169,7 @@ def build_stages(name: str, cfg: SetConfig, ctx: Context, texts: list[str]) -> l
             stages.append(("near", partial(near_dedupe, text_columns=texts, hasher=hasher, on=c.on)))
         elif step is Step.semantic:
             from embedbench.encode import load_encoder
-            from prep.semantic import semantic_dedupe
+            from embedbench.prep.semantic import semantic_dedupe
 
             s = cfg.semantic
             encoder = load_encoder(s.model or ctx.config.model, show_progress=False)
@@ -282,7 +282,7 @@ def _mine(
     name: str, cfg: SetConfig, kept: pl.DataFrame, splits: dict[str, pl.DataFrame]
 ) -> tuple[Any, Any, Any]:
     """Hook for ``prep.negatives``: mine the train and dev pairs; returns new splits, stats and a writer."""
-    from prep.negatives import mine_for_set, write_mining
+    from embedbench.prep.negatives import mine_for_set, write_mining
 
     options = dict(cfg.negatives or {})
     mcfg = mining_config(options)
@@ -344,7 +344,7 @@ def run_prep(
             )
         outcomes.append(outcome)
     if report:
-        from prep.report import write_report
+        from embedbench.prep.report import write_report
 
         path = write_report(config, ctx.root)
         log(f"report: {path}")

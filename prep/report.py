@@ -12,8 +12,8 @@ from typing import Any
 import polars as pl
 
 from embedbench.io import atomic_path, read_manifest, write_text_atomic
-from prep.config import PrepConfig
-from prep.marks import REASONS
+from embedbench.prep.config import PrepConfig
+from embedbench.prep.marks import REASONS
 
 EXAMPLES_PER_REASON = 3
 _CLIP = 90
@@ -108,7 +108,7 @@ def render_set(set_dir: Path, manifest: dict[str, Any], png: Path) -> list[str]:
     if png and length_plot(set_dir, manifest, png):
         lines += ["", f"![text lengths of {name}]({png.name})"]
     for split, mined in (manifest.get("negatives") or {}).items():  # stats of prep.negatives, per split
-        from prep.negatives_report import render_mining_section
+        from embedbench.prep.negatives.report import render_mining_section
 
         plot = png.with_name(f"{png.stem.removesuffix('_lengths')}_negatives_{split}.png")
         lines += [

@@ -16,8 +16,8 @@ import numpy as np
 import polars as pl
 
 from embedbench.encode import Encoder
-from prep.dedupe import ROW, component_roots, mark_groups, text_expr
-from prep.marks import KEPT
+from embedbench.prep.dedupe import ROW, component_roots, mark_groups, text_expr
+from embedbench.prep.marks import KEPT
 
 
 def range_pairs(emb: np.ndarray, threshold: float, batch: int = 4096) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from prep.minhash import mix64
+from embedbench.prep.minhash import mix64
 
 AUTO = "auto"
 _BASE = np.uint64(0x100000001B3)

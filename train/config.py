@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from embedbench.config import DEFAULT_CONFIG, load_toml, validate_section
 from embedbench.errors import EmbedbenchError
-from train.losses import LOSS_NAMES
+from embedbench.train.losses import LOSS_NAMES
 
 Precision = Literal["auto", "fp32", "fp16", "bf16"]
 

@@ -32,9 +32,9 @@ from embedbench.io import (
     read_manifest,
     write_json_atomic,
 )
-from train.columns import SHAPES, CheckedData, check_columns, detect_shape, read_dataset
-from train.config import DatasetSpec, TrainConfig
-from train.losses import AUTO_LOSS, LossSpec, check_options, check_wrappers, spec_for
+from embedbench.train.columns import SHAPES, CheckedData, check_columns, detect_shape, read_dataset
+from embedbench.train.config import DatasetSpec, TrainConfig
+from embedbench.train.losses import AUTO_LOSS, LossSpec, check_options, check_wrappers, spec_for
 
 CHECKPOINTS = ".checkpoints"
 # The registry's pretrained models by their hub ids, for the model card's "based on" line.
@@ -271,7 +271,7 @@ def _losses_and_datasets(plan: TrainPlan, model: Any, device: str) -> tuple[dict
     from datasets import Dataset
 
     from embedbench.models import load_model
-    from train.losses import build_loss, wrap_loss
+    from embedbench.train.losses import build_loss, wrap_loss
 
     cfg = plan.config
     guides = {name: load_model(name, device=device) for name in plan.guides}
@@ -293,7 +293,7 @@ def _losses_and_datasets(plan: TrainPlan, model: Any, device: str) -> tuple[dict
 
 def _manifest(plan: TrainPlan, *, global_step: int, resume: str | None, seconds: float, max_diff: float) -> dict:
     from embedbench.models import model_fingerprint
-    from train.trainer import precision_flags
+    from embedbench.train.trainer import precision_flags
 
     cfg = plan.config
     datasets = {
@@ -319,8 +319,8 @@ def _train(plan: TrainPlan, *, force: bool, callbacks: list[Any]) -> TrainResult
     from transformers import set_seed
 
     from embedbench.models import load_model, write_model_meta
-    from train.evaluation import build_dev_evaluator
-    from train.trainer import PerDatasetSamplerTrainer, training_arguments
+    from embedbench.train.evaluation import build_dev_evaluator
+    from embedbench.train.trainer import PerDatasetSamplerTrainer, training_arguments
 
     cfg = plan.config
     started = time.perf_counter()

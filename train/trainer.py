@@ -22,7 +22,7 @@ from sentence_transformers.sentence_transformer.trainer import SentenceTransform
 from sentence_transformers.sentence_transformer.training_args import SentenceTransformerTrainingArguments
 from torch.utils.data import RandomSampler
 
-from train.config import TrainConfig
+from embedbench.train.config import TrainConfig
 
 
 class PerDatasetSamplerTrainer(SentenceTransformerTrainer):

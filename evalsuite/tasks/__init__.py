@@ -14,14 +14,14 @@ from collections.abc import Callable
 from typing import Any
 
 from embedbench.errors import EmbedbenchError
+from embedbench.evalsuite.tasks.base import Task
+from embedbench.evalsuite.tasks.bm25 import BM25_NAME, BM25Retriever
+from embedbench.evalsuite.tasks.mteb_run import MTEB_PREFIX, MtebTask
+from embedbench.evalsuite.tasks.pairclass import PairClassificationTask
+from embedbench.evalsuite.tasks.retrieval import RetrievalTask
+from embedbench.evalsuite.tasks.sts import STSTask
+from embedbench.evalsuite.tasks.triplet import TripletTask
 from embedbench.paths import data_dir
-from evalsuite.tasks.base import Task
-from evalsuite.tasks.bm25 import BM25_NAME, BM25Retriever
-from evalsuite.tasks.mteb_run import MTEB_PREFIX, MtebTask
-from evalsuite.tasks.pairclass import PairClassificationTask
-from evalsuite.tasks.retrieval import RetrievalTask
-from evalsuite.tasks.sts import STSTask
-from evalsuite.tasks.triplet import TripletTask
 
 MTEB_LOCAL = (
     "STSBenchmark",

@@ -14,9 +14,9 @@ import numpy as np
 from embedbench.cache import unique_in_order
 from embedbench.encode import Encoder
 from embedbench.errors import EmbedbenchError
+from embedbench.evalsuite.types import TaskResult
 from embedbench.io import file_sha256, provenance, tree_sha256
 from embedbench.paths import data_dir, repo_root
-from evalsuite.types import TaskResult
 
 
 @runtime_checkable

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from embedbench.encode import Encoder
+from embedbench.evalsuite.tasks.base import encode_texts, model_fingerprint, require_encoder
+from embedbench.evalsuite.types import TaskResult
 from embedbench.io import provenance
-from evalsuite.tasks.base import encode_texts, model_fingerprint, require_encoder
-from evalsuite.types import TaskResult
 
 MTEB_PREFIX = "mteb-"
 
@@ -106,7 +106,7 @@ def _dataset_name(path: str) -> str:
     """A local task's folder relative to the data folder (never a machine path); hub names as given."""
     from pathlib import Path
 
-    from evalsuite.tasks.base import dataset_label
+    from embedbench.evalsuite.tasks.base import dataset_label
 
     return dataset_label(path) if Path(path).exists() else path
 
@@ -196,7 +196,7 @@ class MtebTask:
 
     def build(self) -> Any:
         """The mteb task object."""
-        from evalsuite.tasks.mteb_tasks import mteb_task
+        from embedbench.evalsuite.tasks.mteb_tasks import mteb_task
 
         return mteb_task(self.mteb_name, self.path, self.online)
 

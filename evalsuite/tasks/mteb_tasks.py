@@ -30,8 +30,8 @@ from mteb.tasks.sts.eng.sts16_sts import STS16STS
 from mteb.tasks.sts.eng.sts_benchmark_sts import STSBenchmarkSTS
 
 from embedbench.errors import EmbedbenchError
+from embedbench.evalsuite.tasks.base import dataset_hash
 from embedbench.paths import data_dir
-from evalsuite.tasks.base import dataset_hash
 
 
 class LocalDataMixin:
@@ -86,7 +86,7 @@ class LocalSTSBenchmark(LocalDataMixin, STSBenchmarkSTS):
     hashed_files = ("sts-test.csv",)
 
     def _read(self) -> Any:
-        from prep.sources import read_stsb
+        from embedbench.data import read_stsb
 
         return _sts_dataset(read_stsb(self.path / "sts-test.csv"))
 
@@ -95,7 +95,7 @@ class _LocalSemEvalSTS(LocalDataMixin):
     """One STS12–16 year folder, every sub-set pooled (as mteb's hub copies are), unscored pairs skipped."""
 
     def _read(self) -> Any:
-        from prep.sources import read_sts_gold
+        from embedbench.data import read_sts_gold
 
         return _sts_dataset(read_sts_gold(self.path))
 
@@ -139,7 +139,7 @@ class LocalSciFact(LocalDataMixin, SciFact):
     def _read(self) -> Any:
         from datasets import Dataset
 
-        from prep.sources import read_beir
+        from embedbench.data import read_beir
 
         data = read_beir(self.path, "test")
         corpus = data.corpus.select(pl.col("doc_id").alias("id"), "title", "text")
@@ -155,7 +155,7 @@ class LocalSciFact(LocalDataMixin, SciFact):
 
 def _banking_frames(path: Path) -> tuple[Any, Any, list[str]]:
     """Banking77 train and test frames (text, label) and the label list (``categories.json`` order)."""
-    from prep.sources import read_labelled
+    from embedbench.data import read_labelled
 
     cats_path = path / "categories.json"
     labels = json.loads(cats_path.read_text(encoding="utf-8")) if cats_path.is_file() else None

@@ -14,8 +14,8 @@ import polars as pl
 
 from embedbench.encode import Encoder
 from embedbench.errors import EmbedbenchError
-from evalsuite.metrics import average_precision, best_f1, cosine_pairs
-from evalsuite.tasks.base import (
+from embedbench.evalsuite.metrics import average_precision, best_f1, cosine_pairs
+from embedbench.evalsuite.tasks.base import (
     build_result,
     check_options,
     dataset_hash,
@@ -24,7 +24,7 @@ from evalsuite.tasks.base import (
     first_n,
     require_encoder,
 )
-from evalsuite.types import TaskResult
+from embedbench.evalsuite.types import TaskResult
 
 PAIR_FORMATS = ("mrpc", "table")
 
@@ -34,8 +34,8 @@ def read_binary_pairs(path: Path, fmt: str) -> pl.DataFrame:
 
     ``fmt``: ``mrpc`` (an MRPC TSV) or ``table`` (CSV/TSV/JSONL/Parquet with those columns).
     """
-    from prep.schemas import BINARY_PAIR
-    from prep.sources import read_mrpc, read_table
+    from embedbench.data import read_mrpc, read_table
+    from embedbench.data.shapes import BINARY_PAIR
 
     if fmt == "mrpc":
         df = read_mrpc(path)

@@ -22,9 +22,15 @@ import numpy as np
 
 from embedbench.encode import Encoder
 from embedbench.errors import EmbedbenchError
-from evalsuite.metrics import ir_metrics, parse_ir_metric, relevance
-from evalsuite.tasks.base import build_result, check_limit, dataset_hash, dataset_label, encode_texts
-from evalsuite.types import TaskResult
+from embedbench.evalsuite.metrics import ir_metrics, parse_ir_metric, relevance
+from embedbench.evalsuite.tasks.base import (
+    build_result,
+    check_limit,
+    dataset_hash,
+    dataset_label,
+    encode_texts,
+)
+from embedbench.evalsuite.types import TaskResult
 
 DEFAULT_METRICS = (
     "ndcg@10",
@@ -178,7 +184,7 @@ class RetrievalTask:
 
     def evaluate(self, encoder: Encoder | Retriever) -> TaskResult:
         """Rank the corpus for every judged query and score the rankings against the qrels."""
-        from prep.sources import read_beir
+        from embedbench.data import read_beir
 
         started = time.perf_counter()
         folder = Path(self.path)

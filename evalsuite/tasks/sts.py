@@ -15,8 +15,8 @@ import polars as pl
 
 from embedbench.encode import Encoder
 from embedbench.errors import EmbedbenchError
-from evalsuite.metrics import cosine_pairs, pearson, spearman
-from evalsuite.tasks.base import (
+from embedbench.evalsuite.metrics import cosine_pairs, pearson, spearman
+from embedbench.evalsuite.tasks.base import (
     build_result,
     check_finite,
     check_options,
@@ -26,7 +26,7 @@ from evalsuite.tasks.base import (
     first_n,
     require_encoder,
 )
-from evalsuite.types import TaskResult
+from embedbench.evalsuite.types import TaskResult
 
 STS_FORMATS = ("stsb", "sts", "table")
 
@@ -37,7 +37,7 @@ def read_scored(path: Path, fmt: str) -> pl.DataFrame:
     ``fmt``: ``stsb`` (one STS Benchmark TSV), ``sts`` (an STS12–16 year folder, all its sub-sets
     pooled, as mteb scores them) or ``table`` (CSV/TSV/JSONL/Parquet with those columns, score in [0, 1]).
     """
-    from prep.sources import read_sts_gold, read_stsb, read_table
+    from embedbench.data import read_sts_gold, read_stsb, read_table
 
     if fmt == "stsb":
         df = read_stsb(path).with_columns(pl.col("row").cast(pl.String).alias("id"))

@@ -14,8 +14,8 @@ import polars as pl
 
 from embedbench.encode import Encoder
 from embedbench.errors import EmbedbenchError
-from evalsuite.metrics import cosine_pairs, triplet_accuracy
-from evalsuite.tasks.base import (
+from embedbench.evalsuite.metrics import cosine_pairs, triplet_accuracy
+from embedbench.evalsuite.tasks.base import (
     build_result,
     check_options,
     dataset_hash,
@@ -24,7 +24,7 @@ from evalsuite.tasks.base import (
     first_n,
     require_encoder,
 )
-from evalsuite.types import TaskResult
+from embedbench.evalsuite.types import TaskResult
 
 TRIPLET_FORMATS = ("snli", "table")
 
@@ -36,7 +36,7 @@ def read_triplets(path: Path, fmt: str, split: str = "test", both_directions: bo
     or ``table`` (a CSV/TSV/JSONL/Parquet file with ``anchor, positive, negative`` columns, e.g. a
     prepared triplet set).
     """
-    from prep.sources import read_snli, read_table, snli_triplets
+    from embedbench.data import read_snli, read_table, snli_triplets
 
     if fmt == "snli":
         df = snli_triplets(read_snli(path, split), both_directions=both_directions)

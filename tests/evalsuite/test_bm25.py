@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from embedbench.errors import EmbedbenchError
-from evalsuite.tasks import get_task, load_model, supports
-from evalsuite.tasks.bm25 import BM25Retriever
-from evalsuite.tasks.retrieval import Retriever
+from embedbench.evalsuite.tasks import get_task, load_model, supports
+from embedbench.evalsuite.tasks.bm25 import BM25Retriever
+from embedbench.evalsuite.tasks.retrieval import Retriever
 
 DOCS = ["the cat sat on the mat", "dogs chase cats", "a bird sings", "stock markets fell"]
 

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from embedbench.cli import app
-from evalsuite.config import load_eval_config
-from evalsuite.runner import run_eval
+from embedbench.evalsuite.config import load_eval_config
+from embedbench.evalsuite.runner import run_eval
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_eval_encodes_each_text_once_and_then_nothing(workspace):
     sts_texts = set()
     for line in (workspace / "sts.csv").read_text().splitlines():
         sts_texts.update(line.split("\t")[5:7])
-    from prep.sources import read_beir
+    from embedbench.data import read_beir
 
     beir = read_beir(workspace / "beir", "test")
     n_docs, n_queries = beir.corpus.height, len({*beir.relevant_docs})
@@ -72,8 +72,8 @@ def test_eval_encodes_each_text_once_and_then_nothing(workspace):
         "scifact-mini.json", "stsb-again.json", "stsb-mini.json"]
 
     # the statistics recompute every stored metric from its per-item data exactly
-    from evalsuite.results import ResultsStore
-    from evalsuite.statistics import aggregate
+    from embedbench.evalsuite.results import ResultsStore
+    from embedbench.evalsuite.statistics import aggregate
 
     for r in ResultsStore(cfg.results_dir).load_all():
         for metric in r.aggregations:
@@ -195,10 +195,10 @@ def test_mteb_json_is_kept_in_mteb_layout(tmp_path, monkeypatch):
     """A task that carries mteb's own result JSON: it lands in results/<model>/mteb/, our file points to it."""
     from dataclasses import dataclass
 
-    import evalsuite.runner as runner_mod
-    from evalsuite.config import EvalConfig
-    from evalsuite.results import ResultsStore
-    from evalsuite.types import TaskResult
+    import embedbench.evalsuite.runner as runner_mod
+    from embedbench.evalsuite.config import EvalConfig
+    from embedbench.evalsuite.results import ResultsStore
+    from embedbench.evalsuite.types import TaskResult
 
     @dataclass(frozen=True)
     class FakeMteb:

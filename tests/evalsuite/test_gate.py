@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from embedbench.errors import EmbedbenchError
-from evalsuite.gate import read_expected, run_check, write_expected
-from evalsuite.results import ResultsStore
-from evalsuite.types import TaskResult
+from embedbench.evalsuite.gate import read_expected, run_check, write_expected
+from embedbench.evalsuite.results import ResultsStore
+from embedbench.evalsuite.types import TaskResult
 
 
 def retrieval(model: str, values, task: str = "scifact", dataset_hash: str = "h") -> TaskResult:

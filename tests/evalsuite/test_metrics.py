@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from embedbench.errors import EmbedbenchError
-from evalsuite.metrics import (
+from embedbench.evalsuite.metrics import (
     average_precision,
     best_f1,
     cosine_pairs,
@@ -112,9 +112,9 @@ def test_ir_metrics_match_pytrec_eval_on_bm25_scifact(shared_data):
     """Every per-query value equals pytrec_eval's (mteb's backend) on a real BM25 run over SciFact test."""
     import pytrec_eval
 
-    from evalsuite.tasks.bm25 import BM25Retriever
-    from evalsuite.tasks.retrieval import document_texts
-    from prep.sources import read_beir
+    from embedbench.data import read_beir
+    from embedbench.evalsuite.tasks.bm25 import BM25Retriever
+    from embedbench.evalsuite.tasks.retrieval import document_texts
 
     data = read_beir(shared_data / "scifact", "test")
     docs = document_texts(data.corpus["title"].to_list(), data.corpus["text"].to_list())

@@ -9,9 +9,9 @@ import pytest
 
 from embedbench.cache import EmbeddingCache
 from embedbench.errors import EmbedbenchError
-from evalsuite.tasks import get_task
-from evalsuite.tasks.mteb_run import MtebTask, run_mteb
-from evalsuite.tasks.mteb_tasks import LOCAL_TASKS, mteb_task
+from embedbench.evalsuite.tasks import get_task
+from embedbench.evalsuite.tasks.mteb_run import MtebTask, run_mteb
+from embedbench.evalsuite.tasks.mteb_tasks import LOCAL_TASKS, mteb_task
 
 
 @pytest.fixture
@@ -82,7 +82,11 @@ def write_toy_data(root):
 
 
 def test_mteb_evaluate_through_the_cache(tiny, tmp_path):
-    from evalsuite.tasks.mteb_tasks import Banking77Clustering, LocalBanking77Classification, LocalSTS12
+    from embedbench.evalsuite.tasks.mteb_tasks import (
+        Banking77Clustering,
+        LocalBanking77Classification,
+        LocalSTS12,
+    )
 
     sts, bank = write_toy_data(tmp_path / "data")
     tasks = [LocalSTS12(sts), LocalBanking77Classification(bank), Banking77Clustering(bank)]
@@ -127,7 +131,7 @@ def test_registry_entries_and_online_path(tiny, tmp_path):
 
 
 def test_bm25_is_refused(tmp_path):
-    from evalsuite.tasks.bm25 import BM25Retriever
+    from embedbench.evalsuite.tasks.bm25 import BM25Retriever
 
     with pytest.raises(EmbedbenchError, match="embedding model"):
         run_mteb(BM25Retriever(), [mteb_task("STS12")])
@@ -139,7 +143,7 @@ def test_wrapper_applies_the_models_query_and_document_prompts():
     import numpy as np
     from mteb.types import PromptType
 
-    from evalsuite.tasks.mteb_run import mteb_encoder
+    from embedbench.evalsuite.tasks.mteb_run import mteb_encoder
 
     seen = []
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from embedbench.errors import EmbedbenchError
-from evalsuite.report import analyse, build_report
-from evalsuite.results import ResultsStore
-from evalsuite.statistics import holm
-from evalsuite.types import TaskResult
+from embedbench.evalsuite.report import analyse, build_report
+from embedbench.evalsuite.results import ResultsStore
+from embedbench.evalsuite.statistics import holm
+from embedbench.evalsuite.types import TaskResult
 
 
 def retrieval(model, values):

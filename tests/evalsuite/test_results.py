@@ -7,8 +7,8 @@ import json
 import pytest
 
 from embedbench.errors import EmbedbenchError
-from evalsuite.results import FORMAT, ResultsStore, safe_name
-from evalsuite.types import TaskResult
+from embedbench.evalsuite.results import FORMAT, ResultsStore, safe_name
+from embedbench.evalsuite.types import TaskResult
 
 
 def result(model="m1", task="stsb", score=(0.1, 0.5, 0.9), gold=(0.0, 0.6, 1.0)) -> TaskResult:

@@ -7,8 +7,8 @@ import pytest
 from scipy import stats
 
 from embedbench.errors import EmbedbenchError
-from evalsuite.statistics import aggregate, bootstrap_ci, compare, holm, parse_aggregation
-from evalsuite.types import TaskResult
+from embedbench.evalsuite.statistics import aggregate, bootstrap_ci, compare, holm, parse_aggregation
+from embedbench.evalsuite.types import TaskResult
 
 
 def make(per_item: dict, aggregations: dict, model: str = "m", task: str = "t", dataset_hash: str = "h") -> TaskResult:
@@ -181,7 +181,7 @@ def test_bad_input_is_a_clear_error():
 
 def test_same_values_as_the_tasks_metric_functions():
     """statistics.aggregate (vectorised, for resampling) agrees with the metric functions the tasks use."""
-    from evalsuite import metrics
+    from embedbench.evalsuite import metrics
 
     rng = np.random.default_rng(9)
     p, g = np.round(rng.normal(size=200), 1), rng.normal(size=200)

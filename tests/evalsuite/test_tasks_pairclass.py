@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from embedbench.errors import EmbedbenchError
-from evalsuite.statistics import aggregate
-from evalsuite.tasks import get_task
-from evalsuite.tasks.pairclass import PairClassificationTask
+from embedbench.evalsuite.statistics import aggregate
+from embedbench.evalsuite.tasks import get_task
+from embedbench.evalsuite.tasks.pairclass import PairClassificationTask
 
 # cosines 1, 1/sqrt(2), 1/2, 0 with labels 1, 0, 1, 0 -> AP = (1 + 2/3) / 2, best F1 0.8 at cosine 1/2
 ROWS = [(1, "a b", "a b"), (0, "a b", "a"), (1, "a b", "a c"), (0, "a", "c")]
@@ -48,8 +48,8 @@ def test_mrpc_matches_sentence_transformers(shared_data, st_shim):
     """MiniLM-L6 on 300 MRPC test pairs: AP and best F1 equal ST's BinaryClassificationEvaluator."""
     from sentence_transformers.sentence_transformer.evaluation import BinaryClassificationEvaluator
 
+    from embedbench.data import read_mrpc
     from embedbench.encode import load_encoder
-    from prep.sources import read_mrpc
 
     enc = load_encoder("all-MiniLM-L6-v2", show_progress=False)
     df = read_mrpc(get_task("mrpc").path).head(300)

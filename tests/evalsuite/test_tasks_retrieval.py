@@ -8,10 +8,10 @@ import math
 import pytest
 
 from embedbench.errors import EmbedbenchError
-from evalsuite.statistics import aggregate
-from evalsuite.tasks import get_task
-from evalsuite.tasks.bm25 import BM25Retriever
-from evalsuite.tasks.retrieval import RetrievalTask
+from embedbench.evalsuite.statistics import aggregate
+from embedbench.evalsuite.tasks import get_task
+from embedbench.evalsuite.tasks.bm25 import BM25Retriever
+from embedbench.evalsuite.tasks.retrieval import RetrievalTask
 
 CORPUS = {"d1": ("apple", "banana"), "d2": ("", "apple"), "d3": ("cherry", "date"), "d4": ("", "cherry")}
 QUERIES = {"q1": "apple banana", "q2": "cherry", "q3": "date", "qx": "not in qrels"}
@@ -87,11 +87,11 @@ def test_scifact_matches_sentence_transformers_and_mteb(shared_data, st_shim):
     """
     from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
 
+    from embedbench.data import read_beir
     from embedbench.encode import load_encoder
-    from evalsuite.tasks.mteb_run import run_mteb
-    from evalsuite.tasks.mteb_tasks import LocalSciFact
-    from evalsuite.tasks.retrieval import document_texts
-    from prep.sources import read_beir
+    from embedbench.evalsuite.tasks.mteb_run import run_mteb
+    from embedbench.evalsuite.tasks.mteb_tasks import LocalSciFact
+    from embedbench.evalsuite.tasks.retrieval import document_texts
 
     enc = load_encoder("all-MiniLM-L6-v2", show_progress=False)
     ours = get_task("scifact").evaluate(enc)

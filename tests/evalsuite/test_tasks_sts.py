@@ -8,10 +8,10 @@ import math
 import pytest
 
 from embedbench.errors import EmbedbenchError
-from evalsuite.statistics import aggregate
-from evalsuite.tasks import get_task
-from evalsuite.tasks.bm25 import BM25Retriever
-from evalsuite.tasks.sts import STSTask
+from embedbench.evalsuite.statistics import aggregate
+from embedbench.evalsuite.tasks import get_task
+from embedbench.evalsuite.tasks.bm25 import BM25Retriever
+from embedbench.evalsuite.tasks.sts import STSTask
 
 # cosines 1, 1/2, 0 and 1/sqrt(3); gold 5, 2.5, 0, 1 -> ranks (4,2,1,3) vs (4,3,1,2): rho = 1 - 6*2/60 = 0.8
 PAIRS = [("a b", "a b", 5.0), ("a b", "a c", 2.5), ("a", "c", 0.0), ("a b c", "a", 1.0)]
@@ -63,7 +63,7 @@ def test_bad_input_raises(tmp_path, bow):
 
 def test_registry_sts_years_have_their_sizes(shared_data):
     """The STS12-16 entries read the real folders: pair counts as in the data README (unscored skipped)."""
-    from evalsuite.tasks.sts import read_scored
+    from embedbench.evalsuite.tasks.sts import read_scored
 
     sizes = {f"sts{y}": read_scored(get_task(f"sts{y}").path, "sts").height for y in range(12, 17)}
     assert sizes == {"sts12": 3108, "sts13": 1500, "sts14": 3750, "sts15": 3000, "sts16": 1186}
@@ -75,10 +75,10 @@ def test_stsb_matches_sentence_transformers_and_mteb(shared_data, st_shim):
     (and the published 0.8203); all three encode through the shared cache."""
     from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
 
+    from embedbench.data import read_stsb
     from embedbench.encode import load_encoder
-    from evalsuite.tasks.mteb_run import run_mteb
-    from evalsuite.tasks.mteb_tasks import LocalSTSBenchmark
-    from prep.sources import read_stsb
+    from embedbench.evalsuite.tasks.mteb_run import run_mteb
+    from embedbench.evalsuite.tasks.mteb_tasks import LocalSTSBenchmark
 
     enc = load_encoder("all-MiniLM-L6-v2", show_progress=False)
     ours = get_task("stsb").evaluate(enc)

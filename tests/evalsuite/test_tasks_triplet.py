@@ -7,9 +7,9 @@ import polars as pl
 import pytest
 
 from embedbench.errors import EmbedbenchError
-from evalsuite.statistics import aggregate
-from evalsuite.tasks import get_task
-from evalsuite.tasks.triplet import TripletTask
+from embedbench.evalsuite.statistics import aggregate
+from embedbench.evalsuite.tasks import get_task
+from embedbench.evalsuite.tasks.triplet import TripletTask
 
 # cos(a,p) vs cos(a,n): 1 > 0 (right); 0 < 1 (wrong); 1/2 = 1/2 (tie: wrong)
 TRIPLETS = {"anchor": ["a b", "a b", "a b"], "positive": ["a b", "c", "a c"], "negative": ["c", "a b", "b d"]}
@@ -54,7 +54,7 @@ def test_snli_matches_sentence_transformers(shared_data, st_shim):
     from sentence_transformers.sentence_transformer.evaluation import TripletEvaluator
 
     from embedbench.encode import load_encoder
-    from evalsuite.tasks.triplet import read_triplets
+    from embedbench.evalsuite.tasks.triplet import read_triplets
 
     enc = load_encoder("all-MiniLM-L6-v2", show_progress=False)
     df = read_triplets(get_task("snli-triplets").path, "snli", "test").head(500)

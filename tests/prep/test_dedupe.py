@@ -8,10 +8,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from prep.dedupe import component_roots, exact_dedupe, near_dedupe
-from prep.marks import drops_by_reason, init_marks, mark, partition
-from prep.minhash import MinHasher, jaccard, optimal_bands
-from prep.semantic import semantic_dedupe
+from embedbench.prep.dedupe import component_roots, exact_dedupe, near_dedupe
+from embedbench.prep.marks import drops_by_reason, init_marks, mark, partition
+from embedbench.prep.minhash import MinHasher, jaccard, optimal_bands
+from embedbench.prep.semantic import semantic_dedupe
 
 
 def pairs(anchors, positives):
@@ -105,7 +105,7 @@ def test_near_dedupe_finds_planted_copies_and_nothing_else():
 
 def test_near_dedupe_on_real_sentences_against_exact_jaccard(shared_data):
     """MRPC sentences + perturbed copies: every pair above the threshold by exact Jaccard is caught."""
-    from prep.sources import read_mrpc
+    from embedbench.data import read_mrpc
 
     sents = (
         read_mrpc(shared_data / "mrpc" / "msr_paraphrase_train.txt")["sentence1"]

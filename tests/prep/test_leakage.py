@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import polars as pl
 
-from prep.leakage import eval_texts, leak_exact, leak_near
-from prep.marks import init_marks, partition
-from prep.minhash import MinHasher
-from prep.normalise import normalise
+from embedbench.prep.leakage import eval_texts, leak_exact, leak_near
+from embedbench.prep.marks import init_marks, partition
+from embedbench.prep.minhash import MinHasher
+from embedbench.prep.normalise import normalise
 
 
 def rows(anchors, positives, splits=None):
@@ -55,7 +55,7 @@ def test_near_leak_by_hand():
 
 def test_mrpc_train_leaks_into_test_match_a_set_reference(shared_data):
     """Exact leakage of MRPC train positive pairs into MRPC test, checked against plain Python sets."""
-    from prep.sources import mrpc_positive_pairs, read_mrpc
+    from embedbench.data import mrpc_positive_pairs, read_mrpc
 
     train = mrpc_positive_pairs(read_mrpc(shared_data / "mrpc" / "msr_paraphrase_train.txt"))
     test = read_mrpc(shared_data / "mrpc" / "msr_paraphrase_test.txt")
@@ -72,7 +72,7 @@ def test_mrpc_train_leaks_into_test_match_a_set_reference(shared_data):
 
 def test_scifact_negated_claims_are_near_leaks(shared_data):
     """SciFact train claims that negate a test claim ("stabilizes" / "destabilizes") are caught."""
-    from prep.sources import beir_pairs, read_beir
+    from embedbench.data import beir_pairs, read_beir
 
     train = beir_pairs(read_beir(shared_data / "scifact", "train"))
     test = read_beir(shared_data / "scifact", "test").queries

@@ -6,8 +6,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from prep.marks import drops_by_reason, init_marks, partition
-from prep.normalise import count_tokens, drop_empty, flag_long, normalise, tokenizer_counter
+from embedbench.prep.marks import drops_by_reason, init_marks, partition
+from embedbench.prep.normalise import count_tokens, drop_empty, flag_long, normalise, tokenizer_counter
 
 
 def frame(anchors, positives=None):
@@ -71,7 +71,7 @@ def test_tokenizer_counts_match_the_tokenizer(tokenizer):
 
 
 def test_estimate_is_a_lower_bound_on_real_text(tokenizer, shared_data):
-    from prep.sources import read_snli
+    from embedbench.data import read_snli
 
     texts = read_snli(shared_data / "snli", "test")["premise"].unique().head(300).to_list()
     f = frame(texts)

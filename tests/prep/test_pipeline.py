@@ -11,8 +11,8 @@ import pytest
 
 from embedbench.config import validate_section
 from embedbench.errors import EmbedbenchError
-from prep.config import PrepConfig, load_prep_config
-from prep.pipeline import run_prep
+from embedbench.prep.config import PrepConfig, load_prep_config
+from embedbench.prep.pipeline import run_prep
 
 CAT = "A cat is a small domesticated carnivorous mammal with soft fur."
 ROWS = [
@@ -209,12 +209,12 @@ def test_failed_write_keeps_previous_output(tmp_path, monkeypatch):
     out = tmp_path / "out" / "toy"
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
-    import prep.store
+    import embedbench.prep.store as store
 
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(prep.store, "write_json_atomic", boom)
+    monkeypatch.setattr(store, "write_json_atomic", boom)
     with pytest.raises(OSError, match="disk full"):
         run(cfg, tmp_path, report=False, force=True)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
@@ -253,7 +253,7 @@ def test_real_mrpc_set(tmp_path, shared_data):
     dropped = sum(n for by in m["drops"].values() for n in by.values())
     assert m["rows"]["out"] + dropped == 2753
     kept = pl.concat([pl.read_parquet(tmp_path / "out" / "mrpc" / f"{s}.parquet") for s in ("train", "dev")])
-    from prep.sources import read_mrpc
+    from embedbench.data import read_mrpc
 
     test = read_mrpc(shared_data / "mrpc" / "msr_paraphrase_test.txt")
     held = set(test["sentence1"].str.strip_chars()) | set(test["sentence2"].str.strip_chars())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from prep.split import assign_split, stable_hash
+from embedbench.prep.split import assign_split, stable_hash
 
 
 def frame(groups, splits=None):

@@ -8,7 +8,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from train.config import TrainConfig, parse_train_config
+from embedbench.train.config import TrainConfig, parse_train_config
 
 TOPICS = ("cats", "rockets", "bread", "rivers", "guitars", "tax law", "volcanoes", "chess")
 

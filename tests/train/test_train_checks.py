@@ -6,8 +6,8 @@ import polars as pl
 import pytest
 
 from embedbench.errors import EmbedbenchError
-from train.config import load_train_config, parse_train_config
-from train.run import plan_training
+from embedbench.train.config import load_train_config, parse_train_config
+from embedbench.train.run import plan_training
 
 
 @pytest.fixture(autouse=True)

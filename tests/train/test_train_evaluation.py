@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from embedbench.errors import EmbedbenchError
-from train.evaluation import _id, build_dev_evaluator, corpus_texts, retrieval_data
+from embedbench.train.evaluation import _id, build_dev_evaluator, corpus_texts, retrieval_data
 
 
 def test_queries_corpus_and_relevance_from_pairs(tmp_path):

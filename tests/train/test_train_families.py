@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from train.run import train
+from embedbench.train.run import train
 
 # (loss, shape, loss_options, extra [train] keys)
 FAMILIES = [
@@ -61,8 +61,8 @@ def test_loss_goes_down_on_a_repeated_batch(make_config, toy, loss, shape, optio
     ],
 )
 def test_loss_and_sampler_are_chosen_from_the_shape(toy, shape, loss, sampler):
-    from train.columns import check_columns, detect_shape
-    from train.losses import choose_loss, spec_for
+    from embedbench.train.columns import check_columns, detect_shape
+    from embedbench.train.losses import choose_loss, spec_for
 
     frame = toy(shape)
     detected = detect_shape(frame.columns)

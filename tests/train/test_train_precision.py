@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from embedbench.errors import EmbedbenchError
-from train.trainer import precision_flags
+from embedbench.train.trainer import precision_flags
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from embedbench.errors import EmbedbenchError
 from embedbench.models import load_model, resolve
-from train.run import CHECKPOINTS, train, verify_reload
+from embedbench.train.run import CHECKPOINTS, train, verify_reload
 
 
 def test_outputs_log_manifest_and_registry(make_config, toy):
@@ -112,8 +112,8 @@ def test_multi_dataset_run_uses_a_loss_and_a_sampler_per_dataset(make_config, to
     from datasets import Dataset, DatasetDict
     from sentence_transformers.base.sampler import GroupByLabelBatchSampler, NoDuplicatesBatchSampler
 
-    from train.losses import build_loss
-    from train.trainer import PerDatasetSamplerTrainer, training_arguments
+    from embedbench.train.losses import build_loss
+    from embedbench.train.trainer import PerDatasetSamplerTrainer, training_arguments
 
     cfg = make_config({"qa": toy("pairs"), "intents": toy("labelled")}, max_steps=4)
     result = train(cfg)

@@ -16,10 +16,10 @@ import time
 import polars as pl
 import pytest
 
-from prep.negatives import MiningConfig, mine_for_set
-from prep.sources import beir_pairs, doc_text, read_beir
-from train.config import parse_train_config
-from train.run import train
+from embedbench.data import beir_pairs, doc_text, read_beir
+from embedbench.prep.negatives import MiningConfig, mine_for_set
+from embedbench.train.config import parse_train_config
+from embedbench.train.run import train
 
 N_DEV_QUERIES = 80
 N_TRAIN_PAIRS = 400
