@@ -76,7 +76,7 @@ def child(variant: str, n_pairs: int) -> dict:
         )
         rows, encoded = len(out), None
     else:
-        cfg = MiningConfig(model=MODEL, output="n-tuple", index="flat", **WINDOW)
+        cfg = MiningConfig(model=MODEL, output="n-tuples", index="flat", **WINDOW)
         result = mine_hard_negatives(pairs, corpus, encoder, cfg)
         rows, encoded = result.dataset.height, result.stats.encoded
     wall = time.perf_counter() - t0

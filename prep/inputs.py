@@ -1,5 +1,5 @@
-"""What a prepared set reads: its sources (one frame with ``split`` and marks), evaluation texts, and the
-content hashes that decide whether the set must be rebuilt.
+"""What a prepared set reads: its sources (one frame with ``split`` and marks), evaluation texts, the mining
+corpus, and the content hashes that decide whether the set must be rebuilt.
 
 Errors name the config key of the source (``prep.sets.<set>.train[0]``) in front of the reader's own
 message (file, line, column, fix).
@@ -13,6 +13,7 @@ from typing import Any
 
 import polars as pl
 
+from embedbench.data.corpus import read_corpus_texts
 from embedbench.data.spec import SourceSpec, read_source, resolve_path
 from embedbench.errors import EmbedbenchError
 from embedbench.io import file_sha256, tree_sha256
@@ -45,8 +46,13 @@ def describe_input(spec: SourceSpec, key: str) -> dict[str, Any]:
     path = source_path(spec, key)
     if path is None:
         return {"key": key, "source": source_label(spec), "path": spec.path, "sha256": None}
+    return describe_path(path, key, source_label(spec))
+
+
+def describe_path(path: Path, key: str, source: str) -> dict[str, Any]:
+    """``{key, source, path, sha256}`` of an existing file or folder (a folder hashes every file inside it)."""
     digest = tree_sha256(path) if path.is_dir() else file_sha256(path)
-    return {"key": key, "source": source_label(spec), "path": str(path), "sha256": digest}
+    return {"key": key, "source": source, "path": str(path), "sha256": digest}
 
 
 def read_one(spec: SourceSpec, key: str, dropped: list[pl.DataFrame]) -> pl.DataFrame:
@@ -93,13 +99,21 @@ def read_set(name: str, specs: dict[str, list[SourceSpec]]) -> SetFrame:
     return SetFrame(frame=init_marks(merged), reader_dropped=reader_dropped)
 
 
-def read_corpus_texts(folder: str, key: str) -> pl.Series:
-    """Documents of a BEIR folder as mteb joins them (``title + " " + text``), for the negatives pool."""
-    from embedbench.data.beir import doc_text, read_corpus
+def corpus_path(value: str, key: str) -> Path:
+    """The resolved file or folder of a configured corpus; a missing one raises naming ``key``."""
+    path = resolve_path(value)
+    if not path.exists():
+        raise EmbedbenchError(
+            f"{key}: {value!r} not found (looked at {path}); fix the path or put the corpus there "
+            f"(relative paths are tried in the working directory, then in the data folder)"
+        )
+    return path
 
-    path = resolve_path(folder)
-    corpus_file = path / "corpus.jsonl" if path.is_dir() else path
-    if not corpus_file.is_file():
-        raise EmbedbenchError(f"{key}: no corpus.jsonl at {corpus_file}; point `corpus` at a BEIR folder")
-    corpus = read_corpus(corpus_file)
-    return corpus.select(doc_text(pl.col("title"), pl.col("text")).alias("text"))["text"]
+
+def read_mining_corpus(value: str, key: str) -> pl.Series:
+    """Document texts of a configured corpus (:func:`embedbench.data.corpus.read_corpus_texts`), errors prefixed with ``key``."""
+    path = corpus_path(value, key)
+    try:
+        return read_corpus_texts(path)
+    except EmbedbenchError as exc:
+        raise EmbedbenchError(f"{key}: {exc}") from None

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import polars as pl
 
 from embedbench.io import provenance
-from embedbench.prep.config import SetConfig, Step
+from embedbench.prep.config import PrepConfig, SetConfig, Step
 from embedbench.prep.marks import KEPT
 from embedbench.prep.store import SPLITS
 
-if TYPE_CHECKING:
-    from embedbench.prep.pipeline import Context
+
+class RunContext(Protocol):
+    """What the manifest needs from a run (:class:`embedbench.prep.pipeline.Context` fits)."""
+
+    config: PrepConfig
+
+    def model(self, name: str) -> Any:
+        """A loaded SentenceTransformer (for its max sequence length)."""
+        ...
 
 
 def build_manifest(
@@ -26,7 +33,7 @@ def build_manifest(
     rows: dict[str, int],
     splits: dict[str, pl.DataFrame],
     timings: dict[str, float],
-    ctx: Context,
+    ctx: RunContext,
 ) -> dict[str, Any]:
     """A set's manifest: inputs and hashes, config, provenance, rows per stage, drops per stage and reason, token flags, timings."""
     by_stage = dropped.group_by("stage", "reason").len().sort("stage", "reason")

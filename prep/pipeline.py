@@ -19,17 +19,28 @@ from typing import Any
 import polars as pl
 
 from embedbench.data.shapes import SHAPES, Schema, ntuple, select_schema
+from embedbench.encode import load_encoder
 from embedbench.errors import EmbedbenchError
 from embedbench.io import config_hash, is_up_to_date, read_manifest
-from embedbench.paths import repo_root
-from embedbench.prep.config import PrepConfig, SetConfig, Step, load_prep_config, mining_config
+from embedbench.models import load_model, resolve
+from embedbench.prep.config import PrepConfig, SetConfig, Step, load_prep_config
 from embedbench.prep.dedupe import ROW, exact_dedupe, near_dedupe
-from embedbench.prep.inputs import describe_input, read_corpus_texts, read_one, read_set
+from embedbench.prep.inputs import (
+    corpus_path,
+    describe_input,
+    describe_path,
+    read_mining_corpus,
+    read_one,
+    read_set,
+)
 from embedbench.prep.leakage import eval_texts, leak_exact, leak_near
 from embedbench.prep.manifest import build_manifest
 from embedbench.prep.marks import count_kept, partition, require_columns, text_columns
 from embedbench.prep.minhash import MinHasher
+from embedbench.prep.negatives import MinedSplits, NegativesConfig, mine_splits
 from embedbench.prep.normalise import drop_empty, flag_long, normalise, normalise_expr, tokenizer_counter
+from embedbench.prep.report import write_report
+from embedbench.prep.semantic import semantic_dedupe
 from embedbench.prep.split import assign_split
 from embedbench.prep.store import SPLITS, write_set
 
@@ -67,15 +78,11 @@ class Context:
     def model(self, name: str) -> Any:
         """A loaded SentenceTransformer (for its tokenizer and max sequence length)."""
         if name not in self._models:
-            from embedbench.models import load_model
-
             self._models[name] = load_model(name, device="cpu")
         return self._models[name]
 
     def fingerprint(self, name: str) -> str:
         """Content fingerprint of a model (part of a set's inputs when the model decides the output)."""
-        from embedbench.models import resolve
-
         return resolve(name).fingerprint
 
 
@@ -94,6 +101,8 @@ def _models_used(cfg: SetConfig, prep: PrepConfig) -> dict[str, str]:
         used["tokenizer"] = prep.model
     if Step.semantic in cfg.steps:
         used["semantic"] = cfg.semantic.model or prep.model
+    if cfg.negatives is not None:
+        used["negatives"] = cfg.negatives.model
     return used
 
 
@@ -168,9 +177,6 @@ def build_stages(name: str, cfg: SetConfig, ctx: Context, texts: list[str]) -> l
             hasher = MinHasher(c.threshold, c.num_perm, c.shingle, c.ngram, c.seed, c.verify, c.recall_weight)
             stages.append(("near", partial(near_dedupe, text_columns=texts, hasher=hasher, on=c.on)))
         elif step is Step.semantic:
-            from embedbench.encode import load_encoder
-            from embedbench.prep.semantic import semantic_dedupe
-
             s = cfg.semantic
             encoder = load_encoder(s.model or ctx.config.model, show_progress=False)
             stages.append(
@@ -202,7 +208,7 @@ def _chain(fns: Sequence[Stage]) -> Stage:
 
 
 def set_hashes(name: str, ctx: Context) -> tuple[list[dict[str, Any]], str, str]:
-    """``(inputs, inputs_hash, config_hash)`` of a set: source and eval files, models, and its settings."""
+    """``(inputs, inputs_hash, config_hash)`` of a set: source, eval and mining-corpus files, models, and its settings."""
     cfg = ctx.config.sets[name]
     inputs = [
         describe_input(spec, f"prep.sets.{name}.{role}[{i}]")
@@ -211,6 +217,10 @@ def set_hashes(name: str, ctx: Context) -> tuple[list[dict[str, Any]], str, str]
     ]
     against = ctx.config.against(name)
     inputs += [describe_input(ctx.config.eval[e].source, f"prep.eval.{e}.source") for e in against]
+    if cfg.negatives is not None and cfg.negatives.corpus:
+        key = f"prep.sets.{name}.negatives.corpus"
+        corpus = cfg.negatives.corpus
+        inputs.append(describe_path(corpus_path(corpus, key), key, f"corpus:{corpus}"))
     inputs += [
         {"key": f"model.{role}", "source": m, "sha256": ctx.fingerprint(m)}
         for role, m in _models_used(cfg, ctx.config).items()
@@ -263,50 +273,32 @@ def prepare_set(name: str, ctx: Context, *, force: bool = False) -> SetOutcome:
         sp: select_schema(parts.kept.filter(pl.col("split") == sp), shape, f"prep.sets.{name} ({sp})")
         for sp in SPLITS
     }
-    negatives: dict[str, Any] = {}
-    extra = None
-    if cfg.negatives is not None:
-        splits, negatives, extra = _mine(name, cfg, parts.kept, splits)
+    mined = _mine(name, cfg, cfg.negatives, parts.kept, splits) if cfg.negatives is not None else None
+    if mined is not None:
+        splits = mined.splits
     dropped = parts.dropped
     if read.reader_dropped is not None:
         dropped = pl.concat([read.reader_dropped, dropped], how="diagonal_relaxed")
     manifest = build_manifest(name, cfg, inputs, inputs_hash, cfg_hash, frame, dropped, rows, splits, timings, ctx)
-    if negatives:
-        manifest["negatives"] = negatives
+    if mined is not None:
+        manifest["negatives"] = mined.stats
     manifest["timings"]["total_s"] = round(time.perf_counter() - t_start, 4)
-    write_set(out_dir, splits, dropped, manifest, extra)
+    write_set(out_dir, splits, dropped, manifest, mined.write if mined is not None else None)
     return SetOutcome(name, False, out_dir, read_manifest(out_dir / "manifest.json") or manifest)
 
 
 def _mine(
-    name: str, cfg: SetConfig, kept: pl.DataFrame, splits: dict[str, pl.DataFrame]
-) -> tuple[Any, Any, Any]:
-    """Hook for ``prep.negatives``: mine the train and dev pairs; returns new splits, stats and a writer."""
-    from embedbench.prep.negatives import mine_for_set, write_mining
-
-    options = dict(cfg.negatives or {})
-    mcfg = mining_config(options)
+    name: str, cfg: SetConfig, negatives: NegativesConfig, kept: pl.DataFrame, splits: dict[str, pl.DataFrame]
+) -> MinedSplits:
+    """The negatives stage: mine the kept train and dev pairs against the set's corpus (normalised like the set)."""
     corpus = None
-    if options.get("corpus"):
-        corpus = read_corpus_texts(str(options["corpus"]), f"prep.sets.{name}.negatives.corpus")
-        n = cfg.normalise
+    if negatives.corpus:
+        corpus = read_mining_corpus(negatives.corpus, f"prep.sets.{name}.negatives.corpus")
         if Step.normalise in cfg.steps:
+            n = cfg.normalise
             corpus = corpus.to_frame().select(normalise_expr(pl.col("text"), n.form, n.lowercase))["text"]
-    results = {}
-    for sp in ("train", "dev"):
-        pairs = kept.filter(pl.col("split") == sp)
-        if pairs.height:
-            cols = ["anchor", "positive"] + [c for c in ("query_id", "doc_id") if c in pairs.columns]
-            results[sp] = mine_for_set(pairs.select(cols), corpus, mcfg)
-    new_splits = {**splits, **{sp: r.dataset for sp, r in results.items()}}
-
-    def write(tmp: Path) -> dict[str, Any]:
-        return {
-            f"negatives-{sp}": {k: p.name for k, p in write_mining(r, tmp, stem=f"negatives-{sp}").items()}
-            for sp, r in results.items()
-        }
-
-    return new_splits, {sp: r.stats.to_dict() for sp, r in results.items()}, write
+    pairs = {sp: kept.filter(pl.col("split") == sp) for sp in SPLITS}
+    return mine_splits(splits, pairs, negatives.mining(), corpus)
 
 
 def run_prep(
@@ -328,7 +320,7 @@ def run_prep(
         raise EmbedbenchError(f"unknown set(s) {unknown}; sets in [prep.sets]: {sorted(config.sets)}")
     if not names:
         raise EmbedbenchError("no sets configured: add a [prep.sets.<name>] table to bench.toml")
-    ctx = Context(config, Path(root) if root is not None else repo_root())
+    ctx = Context(config, Path(root) if root is not None else Path.cwd())
     outcomes = []
     for name in names:
         outcome = prepare_set(name, ctx, force=force)
@@ -344,8 +336,6 @@ def run_prep(
             )
         outcomes.append(outcome)
     if report:
-        from embedbench.prep.report import write_report
-
         path = write_report(config, ctx.root)
         log(f"report: {path}")
     return outcomes

@@ -14,6 +14,7 @@ import polars as pl
 from embedbench.io import atomic_path, read_manifest, write_text_atomic
 from embedbench.prep.config import PrepConfig
 from embedbench.prep.marks import REASONS
+from embedbench.prep.negatives.report import render_mining_section
 
 EXAMPLES_PER_REASON = 3
 _CLIP = 90
@@ -108,8 +109,6 @@ def render_set(set_dir: Path, manifest: dict[str, Any], png: Path) -> list[str]:
     if png and length_plot(set_dir, manifest, png):
         lines += ["", f"![text lengths of {name}]({png.name})"]
     for split, mined in (manifest.get("negatives") or {}).items():  # stats of prep.negatives, per split
-        from embedbench.prep.negatives.report import render_mining_section
-
         plot = png.with_name(f"{png.stem.removesuffix('_lengths')}_negatives_{split}.png")
         lines += [
             "",

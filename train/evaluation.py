@@ -6,8 +6,8 @@ The adapter turns a prepared dev file into sentence-transformers' ``InformationR
 - queries: the distinct ``anchor`` texts (the first ``max_queries`` in file order, if set);
 - corpus: the distinct ``positive`` texts of the whole dev file; as distractors, its ``negative``
   / ``negative_i`` texts (mined hard negatives, when the set has them) and the documents of an
-  optional corpus file (Parquet or JSONL; ``text`` and optional ``title`` joined as mteb does,
-  ``(title + " " + text).strip()``);
+  optional corpus (read by :func:`embedbench.data.corpus.read_corpus_texts`: a BEIR folder or
+  corpus.jsonl, a table with ``text`` and optional ``title`` joined as mteb does, or a ``.txt`` file);
 - relevant documents: each query's positives. Ids are content hashes of the texts, so the same
   document from the dev file and the corpus file is one document, with or without id columns.
 
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from embedbench.data.corpus import read_corpus_texts
 from embedbench.errors import EmbedbenchError
 from embedbench.io import sha256_text
 
@@ -44,16 +45,6 @@ def _read_table(path: Path) -> pl.DataFrame:
     if path.suffix in (".jsonl", ".json"):
         return pl.read_ndjson(path)
     raise EmbedbenchError(f"{path}: expected a .parquet or .jsonl file")
-
-
-def corpus_texts(path: Path) -> list[str]:
-    """Document strings of a corpus file: ``(title + " " + text).strip()``, or ``text`` without titles."""
-    df = _read_table(path)
-    if "text" not in df.columns:
-        raise EmbedbenchError(f"{path}: a corpus needs a 'text' column; found ({', '.join(df.columns)})")
-    text = pl.col("text").fill_null("")
-    expr = (pl.col("title").fill_null("") + " " + text).str.strip_chars() if "title" in df.columns else text
-    return df.select(expr.alias("doc"))["doc"].to_list()
 
 
 def retrieval_data(
@@ -91,7 +82,7 @@ def build_dev_evaluator(
     """An ``InformationRetrievalEvaluator`` named ``dev`` over ``dev_file`` (see the module docstring)."""
     from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
 
-    corpus = corpus_texts(corpus_file) if corpus_file is not None else None
+    corpus = read_corpus_texts(corpus_file).to_list() if corpus_file is not None else None
     queries, docs, relevant = retrieval_data(
         _read_table(dev_file), corpus=corpus, max_queries=max_queries, where=str(dev_file)
     )

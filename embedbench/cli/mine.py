@@ -1,72 +1,86 @@
-"""The ``embedbench mine`` command: parse options, call :func:`prep.negatives.mine_for_set`, write, summarise."""
+"""``embedbench mine``: mine hard negatives for a pairs file and write the mined set, its stats and report section.
+
+Defaults and help come from :class:`~embedbench.prep.negatives.MiningConfig`: an option left out is
+not passed, so the config's default applies. The common knobs are options of their own; any other
+mining key is given as ``--option key=value`` (repeatable).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
+from embedbench.cli._output import console, user_errors
+from embedbench.errors import EmbedbenchError
+from embedbench.prep.negatives import MiningConfig, make_config, mine_files
 
-def register_mine(app: typer.Typer, user_errors: Callable) -> None:
-    """Add ``mine`` to ``app`` (called from ``prep.cli.register``)."""
+NONE_VALUES = ("none", "null")
+"""``--option key=none`` sets an optional key to nothing (e.g. ``relative_margin=none``)."""
 
-    @app.command("mine")
-    @user_errors
-    def mine_command(
-        pairs: Path = typer.Option(..., "--pairs", help="(anchor, positive) pairs: Parquet, JSONL, CSV or TSV"),
-        out: Path = typer.Option(..., "--out", help="output folder"),
-        model: str = typer.Option("all-MiniLM-L6-v2", "--model", help="registry name or model folder"),
-        corpus: Path | None = typer.Option(
-            None, "--corpus", help="candidate texts: BEIR folder/corpus.jsonl, table with `text`, or .txt lines"
-        ),
-        range_min: int = typer.Option(0, help="skip this many best candidates"),
-        range_max: int = typer.Option(50, help="consider candidates ranked below this"),
-        num_negatives: int = typer.Option(3, help="negatives per anchor"),
-        absolute_margin: float | None = typer.Option(None, help="drop a candidate if neg + m > positive score"),
-        relative_margin: float | None = typer.Option(0.05, help="drop if neg > pos - |pos| * r; negative = off"),
-        max_score: float | None = typer.Option(None, help="drop candidates scoring above"),
-        min_score: float | None = typer.Option(None, help="drop candidates scoring below"),
-        sampling: str = typer.Option("top", help="top | random"),
-        seed: int = typer.Option(12345, help="seed for random sampling, padding and the example sample"),
-        output: str = typer.Option("triplet", help="triplet | n-tuple | labeled-pair"),
-        output_scores: bool = typer.Option(False, "--output-scores", help="add similarity scores"),
-        shortfall: str = typer.Option("drop", help="anchors short of negatives: keep | drop | pad-random"),
-        index: str = typer.Option("auto", help="auto | flat | ivf"),
-        nlist: int | None = typer.Option(None, help="IVF lists (default sqrt(corpus size))"),
-        nprobe: int = typer.Option(32, help="IVF lists searched per query"),
-        batch_size: int = typer.Option(1024, help="anchors per search batch"),
-        query_prompt: str | None = typer.Option(None, help="prompt prepended to anchors"),
-        corpus_prompt: str | None = typer.Option(None, help="prompt prepended to corpus texts"),
-        stem: str = typer.Option("negatives", help="output file name stem"),
-    ) -> None:
-        """Mine hard negatives for (anchor, positive) pairs and write Parquet + stats + a report section."""
-        from rich.console import Console
 
-        from embedbench.prep.negatives import make_config, mine_for_set
-        from embedbench.prep.negatives.io import read_corpus_texts, read_pairs, write_mining
+def _help(key: str, extra: str = "") -> str:
+    field = MiningConfig.model_fields[key]
+    return f"{field.description or key}{extra} (default: {field.default})"
 
-        cfg = make_config(
-            model=model, range_min=range_min, range_max=range_max, num_negatives=num_negatives,
-            absolute_margin=absolute_margin,
-            relative_margin=None if relative_margin is not None and relative_margin < 0 else relative_margin,
-            max_score=max_score, min_score=min_score, sampling=sampling, seed=seed, output=output,
-            output_scores=output_scores, shortfall=shortfall, index=index, nlist=nlist, nprobe=nprobe,
-            batch_size=batch_size, query_prompt=query_prompt, corpus_prompt=corpus_prompt,
-        )
-        result = mine_for_set(read_pairs(pairs), read_corpus_texts(corpus) if corpus else None, cfg)
-        paths = write_mining(result, out, stem=stem)
-        s = result.stats
-        console = Console()
-        console.print(
-            f"mined {s.rows_out:,} {cfg.output} rows for {s.anchors:,} anchors from a corpus of {s.corpus_size:,} "
-            f"({s.index}); encoded {s.encoded['misses']:,} new texts, {s.encoded['hits']:,} from the cache"
-        )
-        console.print("removed: " + ", ".join(f"{k}={v:,}" for k, v in s.removed.items()))
-        console.print(
-            f"shortfall: {s.short_anchors:,} anchors ({s.short_pairs:,} pairs) short, {s.missing_negatives:,} "
-            f"negatives missing; padded {s.padded_negatives:,}, dropped {s.dropped_pairs:,} pairs"
-        )
-        for note in s.notes:
-            console.print(f"note: {note}")
-        console.print(f"wrote {paths['dataset']} and {paths['stats'].name}, {paths['report'].name} beside it")
+
+def _options(pairs: list[str]) -> dict[str, Any]:
+    """``key=value`` strings as mining options (keys may use ``-``; values are validated by MiningConfig)."""
+    out: dict[str, Any] = {}
+    for item in pairs:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise EmbedbenchError(
+                f"--option {item!r}: expected key=value, e.g. --option nprobe=64; keys: {sorted(MiningConfig.model_fields)}"
+            )
+        out[key.strip().replace("-", "_")] = None if value.strip().lower() in NONE_VALUES else value
+    return out
+
+
+@user_errors
+def mine_command(
+    pairs: Annotated[Path, typer.Option("--pairs", help="(anchor, positive) pairs: Parquet, JSONL, CSV or TSV")],
+    out: Annotated[Path, typer.Option("--out", help="output folder")],
+    corpus: Annotated[
+        Path | None,
+        typer.Option(help="candidate texts: BEIR folder/corpus.jsonl, table with `text` (+ `title`), or .txt lines"),
+    ] = None,
+    model: Annotated[str | None, typer.Option(help=_help("model"))] = None,
+    range_min: Annotated[int | None, typer.Option(help=_help("range_min"))] = None,
+    range_max: Annotated[int | None, typer.Option(help=_help("range_max"))] = None,
+    num_negatives: Annotated[int | None, typer.Option(help=_help("num_negatives"))] = None,
+    relative_margin: Annotated[
+        float | None, typer.Option(help=_help("relative_margin", "; a negative value turns it off"))
+    ] = None,
+    output: Annotated[str | None, typer.Option(help=_help("output"))] = None,
+    shortfall: Annotated[str | None, typer.Option(help=_help("shortfall"))] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option("--option", "-o", help="any other mining key as key=value (repeatable), e.g. -o sampling=random"),
+    ] = None,
+    stem: Annotated[str, typer.Option(help="output file name stem")] = "negatives",
+) -> None:
+    """Mine hard negatives for (anchor, positive) pairs and write Parquet + stats + a report section."""
+    given = {
+        "model": model, "range_min": range_min, "range_max": range_max, "num_negatives": num_negatives,
+        "relative_margin": relative_margin, "output": output, "shortfall": shortfall,
+    }
+    options = {k: v for k, v in given.items() if v is not None}
+    if relative_margin is not None and relative_margin < 0:
+        options["relative_margin"] = None
+    cfg = make_config(**{**_options(option or []), **options})
+    mined = mine_files(pairs, out, cfg, corpus=corpus, stem=stem)
+    s, paths = mined.result.stats, mined.paths
+    console.print(
+        f"mined {s.rows_out:,} rows ({cfg.output}) for {s.anchors:,} anchors from a corpus of {s.corpus_size:,} "
+        f"({s.index}); encoded {s.encoded['misses']:,} new texts, {s.encoded['hits']:,} from the cache"
+    )
+    console.print("removed: " + ", ".join(f"{k}={v:,}" for k, v in s.removed.items()))
+    console.print(
+        f"shortfall: {s.short_anchors:,} anchors ({s.short_pairs:,} pairs) short, {s.missing_negatives:,} "
+        f"negatives missing; padded {s.padded_negatives:,}, dropped {s.dropped_pairs:,} pairs"
+    )
+    for note in s.notes:
+        console.print(f"note: {note}")
+    console.print(f"wrote {paths['dataset']} and {paths['stats'].name}, {paths['report'].name} beside it")

@@ -1,25 +1,24 @@
 """Shape mined negatives into sentence-transformers frames and compute the mining statistics.
 
-Formats (column order is what sentence-transformers losses read):
-``triplet`` = ``anchor, positive, negative`` (one row per negative; ``scores`` = [pos, neg]);
-``n-tuple`` = ``anchor, positive, negative_1..negative_n`` (``scores`` = [pos, neg_1..neg_n]);
-``labeled-pair`` = ``sentence1, sentence2, label`` (1 for each positive, 0 for each negative; with
+Outputs (column order is what sentence-transformers losses read):
+``triplets`` = ``anchor, positive, negative`` (one row per negative; ``scores`` = [pos, neg]);
+``n-tuples`` = ``anchor, positive, negative_1..negative_n`` (``scores`` = [pos, neg_1..neg_n]);
+``binary-pairs`` = ``sentence1, sentence2, label`` (1 for each positive, 0 for each negative; with
 scores, a ``score`` column replaces ``label``, as sentence-transformers does).
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from embedbench.data.shapes import ntuple
 from embedbench.errors import EmbedbenchError
-
-if TYPE_CHECKING:
-    from embedbench.prep.negatives.mine import MiningConfig, MiningResult, _Inputs
+from embedbench.prep.negatives.config import MiningConfig
+from embedbench.prep.negatives.types import MiningInputs, MiningResult, MiningStats, SearchOutcome
 
 HIST_EDGES = np.linspace(-1.0, 1.0, 101)
 EXAMPLE_TEXT_CHARS = 160
@@ -38,7 +37,7 @@ def score_summary(values: np.ndarray) -> dict[str, float]:
     }
 
 
-def _long_negatives(inp: _Inputs, ids: np.ndarray, scores: np.ndarray, ranks: np.ndarray, padded: np.ndarray) -> pl.DataFrame:
+def _long_negatives(inp: MiningInputs, ids: np.ndarray, scores: np.ndarray, ranks: np.ndarray, padded: np.ndarray) -> pl.DataFrame:
     """One row per found negative: anchor_id, slot (1-based), negative text, score, rank, padded."""
     a, s = np.nonzero(ids >= 0)
     return pl.DataFrame({
@@ -53,13 +52,13 @@ def _long_negatives(inp: _Inputs, ids: np.ndarray, scores: np.ndarray, ranks: np
 
 def _dataset(rows: pl.DataFrame, negs: pl.DataFrame, cfg: MiningConfig) -> pl.DataFrame:
     n = cfg.num_negatives
-    if cfg.output == "triplet":
+    if cfg.output == "triplets":
         out = rows.join(negs, on="anchor_id", how="inner").sort("row", "slot")
         cols = [pl.col("anchor"), pl.col("positive"), pl.col("negative")]
         if cfg.output_scores:
             cols.append(pl.concat_list("positive_score", "negative_score").alias("scores"))
         return out.select(cols)
-    if cfg.output == "n-tuple":
+    if cfg.output == "n-tuples":
         lists = negs.sort("slot").group_by("anchor_id").agg("negative", "negative_score")
         out = rows.join(lists, on="anchor_id", how="left").sort("row")
         names = [c for c in ntuple(n) if c.startswith("negative")]
@@ -70,7 +69,7 @@ def _dataset(rows: pl.DataFrame, negs: pl.DataFrame, cfg: MiningConfig) -> pl.Da
                 pl.concat_list(pl.col("positive_score"), pl.col("negative_score").fill_null([])).alias("scores")
             )
         return out.select(cols)
-    # labeled-pair: per anchor (first appearance), its positives, then its negatives once.
+    # binary-pairs: per anchor (first appearance), its positives, then its negatives once.
     pos = rows.select(
         "anchor_id", pl.lit(0).alias("part"), pl.col("row").cast(pl.Int64).alias("order"),
         pl.col("anchor").alias("sentence1"), pl.col("positive").alias("sentence2"),
@@ -108,39 +107,22 @@ def _clip(text: Any) -> Any:
     return text
 
 
-def assemble(
-    inp: _Inputs,
-    cfg: MiningConfig,
-    *,
-    row_pos: np.ndarray,
-    neg_ids: np.ndarray,
-    neg_scores: np.ndarray,
-    neg_ranks: np.ndarray,
-    found: np.ndarray,
-    padded: np.ndarray,
-    removed: dict[str, int],
-    in_window: int,
-    index: str,
-    notes: list[str],
-    encoded: dict[str, int],
-    timings: dict[str, float],
-    t0: float,
-) -> MiningResult:
+def assemble(inp: MiningInputs, cfg: MiningConfig, outcome: SearchOutcome) -> MiningResult:
     """Apply the shortfall policy, build the output, example and dropped frames, and the statistics."""
-    from embedbench.prep.negatives.mine import MiningResult, MiningStats
-
+    o = outcome
+    neg_ids, neg_scores, padded, removed, found, row_pos = o.neg_ids, o.neg_scores, o.padded, o.removed, o.found, o.row_pos
     n = cfg.num_negatives
     after = (neg_ids >= 0).sum(axis=1)  # after padding
     short = after < n
     rows = inp.rows.with_columns(pl.Series("positive_score", row_pos.astype(np.float64)))
     short_rows = rows.filter(pl.col("anchor_id").is_in(np.flatnonzero(short).tolist()))
-    negs = _long_negatives(inp, neg_ids, neg_scores, neg_ranks, padded)
+    negs = _long_negatives(inp, neg_ids, neg_scores, o.neg_ranks, padded)
     keep_rows, negs_kept = rows, negs
     if cfg.shortfall == "drop":
         dropped = short_rows.with_columns(pl.lit("shortfall").alias("reason"))
         keep_rows = rows.join(dropped.select("row"), on="row", how="anti")
         negs_kept = negs.filter(~pl.col("anchor_id").is_in(np.flatnonzero(short).tolist()))
-    elif cfg.output == "triplet":  # keep / pad-random: a pair without any negative cannot form a triplet
+    elif cfg.output == "triplets":  # keep / pad-random: a pair without any negative cannot form a triplet
         dropped = short_rows.filter(pl.col("anchor_id").is_in(np.flatnonzero(after == 0).tolist())).with_columns(
             pl.lit("no_negative").alias("reason")
         )
@@ -161,7 +143,7 @@ def assemble(
     diff = (_anchor_min(rows, len(inp.anchors))[:, None] - neg_scores)[(neg_ids >= 0) & ~padded]
     stats = MiningStats(
         pairs=inp.rows.height, anchors=len(inp.anchors), corpus_size=len(inp.corpus), corpus_given=inp.corpus_given,
-        corpus_blank_removed=inp.blank_removed, index=index, removed=removed, candidates_in_window=in_window,
+        corpus_blank_removed=inp.blank_removed, index=o.index, removed=removed, candidates_in_window=o.in_window,
         positive=score_summary(row_pos), negative=score_summary(mined), difference=score_summary(diff),
         histogram={
             "edges": HIST_EDGES.tolist(),
@@ -175,10 +157,10 @@ def assemble(
         padded_negatives=int(padded.sum()),
         dropped_pairs=dropped.height,
         rows_out=dataset.height,
-        encoded=encoded,
-        timings={**{k: round(v, 3) for k, v in timings.items()}, "total_s": round(time.perf_counter() - t0, 3)},
+        encoded=o.encoded,
+        timings={**{k: round(v, 3) for k, v in o.timings.items()}, "total_s": round(time.perf_counter() - o.started, 3)},
         config=cfg.model_dump(),
-        notes=notes,
+        notes=o.notes,
         examples=[{k: _clip(v) for k, v in r.items()} for r in examples.head(5 * n).to_dicts()],
     )
     return MiningResult(dataset=dataset, stats=stats, examples=examples, dropped=dropped)

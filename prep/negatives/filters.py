@@ -11,12 +11,10 @@ anchor or a positive after normalisation (``same_text``), ranks before ``range_m
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from embedbench.prep.negatives.mine import MiningConfig
+from embedbench.prep.negatives.config import MiningConfig
 
 FILTERS = (
     "known_positive",

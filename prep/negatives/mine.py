@@ -1,10 +1,11 @@
 """Positive-aware hard-negative mining: (anchor, positive) pairs in, triplets / n-tuples / labelled pairs out.
 
 Every unique anchor and corpus text is encoded once through the shared embedding cache; the corpus
-(the given one plus every positive, de-duplicated) goes into a FAISS index (:mod:`prep.faiss_search`);
+(the given one plus every positive, de-duplicated) goes into a FAISS index (:mod:`embedbench.index`);
 anchors are searched in batches and their candidates filtered and sampled by
-:mod:`prep.negatives_filter`. What each filter removed, the score distributions and the exact
-shortfall are returned in :class:`MiningStats`; :mod:`prep.negatives_output` shapes the frames.
+:mod:`~embedbench.prep.negatives.filters`. What each filter removed, the score distributions and the
+exact shortfall are returned in :class:`MiningStats`; :mod:`~embedbench.prep.negatives.assemble` shapes
+the frames.
 
 Differences from ``sentence_transformers.util.mine_hard_negatives``, on purpose:
 
@@ -22,137 +23,18 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, Literal
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from embedbench.data.shapes import PAIR, check_schema
-from embedbench.encode import Encoder
+from embedbench.encode import Encoder, load_encoder
 from embedbench.errors import EmbedbenchError
 from embedbench.index import build_index, plan_index, search_batches
+from embedbench.prep.negatives.assemble import assemble
+from embedbench.prep.negatives.config import MiningConfig
 from embedbench.prep.negatives.filters import FILTERS, select_negatives
-
-
-class MiningConfig(BaseModel):
-    """How to mine: model, candidate window, false-negative filters, sampling, output shape and index.
-
-    Defaults follow NV-Retriever's TopK-PercPos (95%): top sampling with ``relative_margin=0.05``.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    model: str = Field("all-MiniLM-L6-v2", min_length=1, description="registry name or model folder")
-    range_min: int = Field(0, ge=0, description="skip this many best candidates (0 = start at the top)")
-    range_max: int = Field(50, ge=1, description="consider candidates ranked below this")
-    num_negatives: int = Field(3, ge=1, le=1000, description="negatives per anchor")
-    absolute_margin: float | None = Field(None, ge=0.0, le=2.0, description="drop if neg + m > positive score")
-    relative_margin: float | None = Field(
-        0.05, ge=0.0, lt=1.0, description="drop if neg > pos - |pos| * r (0.05 = NV-Retriever TopK-PercPos)"
-    )
-    max_score: float | None = Field(None, ge=-1.0, le=1.0, description="drop candidates scoring above")
-    min_score: float | None = Field(None, ge=-1.0, le=1.0, description="drop candidates scoring below")
-    sampling: Literal["top", "random"] = "top"
-    seed: int = Field(12345, ge=0)
-    output: Literal["triplet", "n-tuple", "labeled-pair"] = "triplet"
-    output_scores: bool = False
-    shortfall: Literal["keep", "drop", "pad-random"] = Field(
-        "drop", description="anchors with fewer than num_negatives: keep them short, drop them, or pad at random"
-    )
-    index: Literal["auto", "flat", "ivf"] = "auto"
-    auto_threshold: int = Field(200_000, ge=1, description="auto: exact search up to this corpus size, IVF above")
-    nlist: int | None = Field(None, ge=1, description="IVF lists (default sqrt(corpus size))")
-    nprobe: int = Field(32, ge=1, description="IVF lists searched per query")
-    batch_size: int = Field(1024, ge=1, description="anchors per search batch (memory ~ batch_size x k)")
-    query_prompt: str | None = None
-    corpus_prompt: str | None = None
-    examples: int = Field(20, ge=0, le=10_000, description="anchors sampled into the eyeballing frame")
-
-    @model_validator(mode="after")
-    def _check_ranges(self) -> MiningConfig:
-        if self.range_max <= self.range_min:
-            raise ValueError(f"range_max ({self.range_max}) must be greater than range_min ({self.range_min})")
-        if self.num_negatives > self.range_max - self.range_min:
-            raise ValueError(
-                f"num_negatives ({self.num_negatives}) does not fit the window [range_min={self.range_min}, "
-                f"range_max={self.range_max}): raise range_max or lower num_negatives"
-            )
-        if self.min_score is not None and self.max_score is not None and self.min_score >= self.max_score:
-            raise ValueError(f"min_score ({self.min_score}) must be below max_score ({self.max_score})")
-        if self.nlist is not None and self.nprobe > self.nlist:
-            raise ValueError(f"nprobe ({self.nprobe}) cannot exceed nlist ({self.nlist})")
-        return self
-
-
-def make_config(**options: Any) -> MiningConfig:
-    """Build a :class:`MiningConfig`, turning validation errors into one ``EmbedbenchError``."""
-    from embedbench.config import validate_section
-
-    return validate_section(MiningConfig, options, section="mine", source="mining options")
-
-
-@dataclass
-class MiningStats:
-    """What mining did: sizes, per-filter removals, score distributions, shortfall, timings.
-
-    ``removed`` counts retrieved candidates per filter (each counted by the first filter that removed
-    it); ``short_anchors`` counts unique anchors with fewer than ``num_negatives`` before padding,
-    ``short_pairs`` their pair rows, ``missing_negatives`` the empty slots.
-    """
-
-    pairs: int
-    anchors: int
-    corpus_size: int
-    corpus_given: int
-    corpus_blank_removed: int
-    index: str
-    removed: dict[str, int]
-    candidates_in_window: int
-    positive: dict[str, float]
-    negative: dict[str, float]
-    difference: dict[str, float]
-    histogram: dict[str, list[float]]
-    short_anchors: int
-    short_pairs: int
-    missing_negatives: int
-    anchors_without_negatives: int
-    padded_negatives: int
-    dropped_pairs: int
-    rows_out: int
-    encoded: dict[str, int]
-    timings: dict[str, float]
-    config: dict[str, Any]
-    notes: list[str] = field(default_factory=list)
-    examples: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-serialisable dict (for the manifest)."""
-        return asdict(self)
-
-
-@dataclass
-class MiningResult:
-    """The mined set (sentence-transformers column order), its statistics, a sample to eyeball, and dropped pairs."""
-
-    dataset: pl.DataFrame
-    stats: MiningStats
-    examples: pl.DataFrame
-    dropped: pl.DataFrame
-
-
-@dataclass(frozen=True)
-class _Inputs:
-    rows: pl.DataFrame  # row, anchor, positive, anchor_id, pos_id (+ provenance)
-    anchors: list[str]
-    corpus: pl.Series
-    corpus_given: int
-    blank_removed: int
-    positive_keys: np.ndarray
-    same_text_keys: np.ndarray
-    excluded_per_anchor: np.ndarray
+from embedbench.prep.negatives.types import MiningInputs, MiningResult, SearchOutcome
 
 
 class _Prefixed:
@@ -182,7 +64,9 @@ def _blank(expr: pl.Expr) -> pl.Expr:
     return expr.is_null() | (expr.str.strip_chars().str.len_chars() == 0)
 
 
-def _prepare(pairs: pl.DataFrame, corpus: pl.Series | Sequence[str] | None) -> _Inputs:
+def prepare(pairs: pl.DataFrame, corpus: pl.Series | Sequence[str] | None) -> MiningInputs:
+    """Check the pairs, build the searched pool (non-blank ``corpus`` texts, then every positive) and the
+    exclusions: each anchor's known positives (grouped by ``query_id`` when present) and same-text copies."""
     where = "mine_hard_negatives(pairs)"
     check_schema(pairs, PAIR, where)
     pairs = pairs.select("anchor", "positive", *(["query_id"] if "query_id" in pairs.columns else []))
@@ -232,7 +116,7 @@ def _prepare(pairs: pl.DataFrame, corpus: pl.Series | Sequence[str] | None) -> _
         return np.sort(frame["anchor_id"].to_numpy() * n + frame["pos_id"].to_numpy())
 
     excluded = sum(np.bincount(f["anchor_id"].to_numpy(), minlength=len(anchors)) for f in (known, same))
-    return _Inputs(
+    return MiningInputs(
         rows.drop("_group"), anchors.to_list(), texts, len(given), len(given) - len(kept),
         keys(known), keys(same), excluded,
     )
@@ -252,7 +136,7 @@ def _uids(texts: list[str]) -> np.ndarray:
     )
 
 
-def _pad_random(sel_ids: np.ndarray, anchor: int, inp: _Inputs, seed: int, uid: int) -> list[int]:
+def _pad_random(sel_ids: np.ndarray, anchor: int, inp: MiningInputs, seed: int, uid: int) -> list[int]:
     """Random corpus ids (not excluded, not chosen) to fill anchor ``anchor``'s empty slots."""
     n = len(inp.corpus)
     need = int((sel_ids < 0).sum())
@@ -291,11 +175,9 @@ def mine_hard_negatives(
     Returns:
         MiningResult with the dataset in sentence-transformers column order and its statistics.
     """
-    from embedbench.prep.negatives.assemble import assemble
-
     cfg = config or MiningConfig()
     t0 = time.perf_counter()
-    inp = _prepare(pairs, corpus)
+    inp = prepare(pairs, corpus)
     n_corpus, n_anchors = len(inp.corpus), len(inp.anchors)
     notes: list[str] = []
     if cfg.range_min >= n_corpus - 1:
@@ -356,24 +238,16 @@ def mine_hard_negatives(
     del index
     timings = {"encode_s": t_enc - t0, "index_s": t_idx - t_enc, "search_s": t_search - t_idx}
     encoded = {"hits": getattr(encoder, "hits", 0) - hits0, "misses": getattr(encoder, "misses", 0) - misses0}
-    return assemble(
-        inp, cfg, row_pos=row_pos, neg_ids=neg_ids, neg_scores=neg_scores, neg_ranks=neg_ranks, found=found,
-        padded=padded, removed=removed, in_window=in_window, index=plan.describe(), notes=notes,
-        encoded=encoded, timings=timings, t0=t0,
+    outcome = SearchOutcome(
+        row_pos=row_pos, neg_ids=neg_ids, neg_scores=neg_scores, neg_ranks=neg_ranks, found=found, padded=padded,
+        removed=removed, in_window=in_window, index=plan.describe(), notes=notes, encoded=encoded,
+        timings=timings, started=t0,
     )
+    return assemble(inp, cfg, outcome)
 
 
 def mine_for_set(
     pairs: pl.DataFrame, corpus: pl.Series | Sequence[str] | None, cfg: MiningConfig
 ) -> MiningResult:
-    """Pipeline entry: load ``cfg.model`` behind the shared embedding cache and mine ``pairs``."""
-    from embedbench.encode import load_encoder
-
+    """Load ``cfg.model`` behind the shared embedding cache and mine ``pairs`` (the stage's and the CLI's entry)."""
     return mine_hard_negatives(pairs, corpus, load_encoder(cfg.model), cfg)
-
-
-def write_mining(result: MiningResult, out_dir: str | Path, *, stem: str = "negatives") -> dict[str, Path]:
-    """Write a mining result beside a prepared set (see :func:`prep.negatives_io.write_mining`)."""
-    from embedbench.prep.negatives.io import write_mining as write
-
-    return write(result, out_dir, stem=stem)

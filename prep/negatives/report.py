@@ -1,6 +1,6 @@
 """Render mining statistics for a person: a score-distribution plot and a Markdown section.
 
-Renders from :class:`prep.negatives.MiningStats` (or its JSON dict) alone, so the prep report can be
+Renders from :class:`~embedbench.prep.negatives.types.MiningStats` (or its JSON dict) alone, so the prep report can be
 rebuilt from the stored stats without mining again.
 """
 
@@ -24,7 +24,7 @@ def _as_dict(stats: Any) -> dict[str, Any]:
 
 def plot_score_distributions(stats: Any, path: str | Path) -> Path:
     """Write a PNG with the positive and mined-negative score histograms (atomically)."""
-    import matplotlib
+    import matplotlib  # optional and slow to import: only when a plot is drawn
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

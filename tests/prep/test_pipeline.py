@@ -290,6 +290,51 @@ def test_negatives_options_are_validated_by_mining_config(tmp_path):
         make(data)
 
 
+MINING = {"model": "tiny", "num_negatives": 1, "range_max": 8, "relative_margin": None, "shortfall": "keep"}
+
+
+def test_negatives_corpus_txt_and_its_content_are_part_of_the_skip_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMBEDBENCH_EMBEDDINGS", str(tmp_path / "emb.sqlite"))
+    corpus = tmp_path / "pool.txt"
+    corpus.write_text("".join(f"filler document {i} on topic {i % 5}\n" for i in range(30)), encoding="utf-8")
+    cfg = make(config_dict(tmp_path, negatives={**MINING, "corpus": str(corpus)}))
+    (first,), _ = run(cfg, tmp_path, report=False)
+    assert not first.skipped and first.manifest["negatives"]["train"]["corpus_given"] == 30
+    assert any(i["key"] == "prep.sets.toy.negatives.corpus" for i in first.manifest["inputs"])
+    (again,), logs = run(cfg, tmp_path, report=False)
+    assert again.skipped and "unchanged" in logs[0]
+    corpus.write_text("".join(f"another document {i}\n" for i in range(12)), encoding="utf-8")  # same path
+    (changed,), _ = run(cfg, tmp_path, report=False)
+    assert not changed.skipped and changed.manifest["negatives"]["train"]["corpus_given"] == 12
+    assert changed.manifest["inputs_hash"] != first.manifest["inputs_hash"]
+
+
+def test_negatives_model_weights_are_part_of_the_skip_key(tmp_path, monkeypatch):
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    from embedbench.models import resolve
+
+    monkeypatch.setenv("EMBEDBENCH_EMBEDDINGS", str(tmp_path / "emb.sqlite"))
+    miner = tmp_path / "miner"
+    shutil.copytree(resolve("tiny").path, miner)
+    cfg = make(config_dict(tmp_path, negatives={**MINING, "model": str(miner)}))
+    (first,), _ = run(cfg, tmp_path, report=False)
+    assert not first.skipped
+    assert any(i["key"] == "model.negatives" for i in first.manifest["inputs"])
+    (again,), _ = run(cfg, tmp_path, report=False)
+    assert again.skipped
+    weights = miner / "model.safetensors"  # "retrain" the model: nudge one weight, save in place
+    tensors = load_file(weights)
+    name = sorted(tensors)[0]
+    tensors[name] = tensors[name] + 0.01
+    save_file(tensors, weights)
+    (retrained,), _ = run(cfg, tmp_path, report=False)
+    assert not retrained.skipped
+    assert retrained.manifest["inputs_hash"] != first.manifest["inputs_hash"]
+
+
 def test_relative_output_dir_is_under_root(tmp_path):
     os.chdir(tmp_path)
     (outcome,), _ = run(make(config_dict(tmp_path)), tmp_path / "root", report=False)

@@ -6,8 +6,9 @@ import numpy as np
 import polars as pl
 import pytest
 
+from embedbench.data.corpus import read_corpus_texts
 from embedbench.errors import EmbedbenchError
-from embedbench.train.evaluation import _id, build_dev_evaluator, corpus_texts, retrieval_data
+from embedbench.train.evaluation import _id, build_dev_evaluator, retrieval_data
 
 
 def test_queries_corpus_and_relevance_from_pairs(tmp_path):
@@ -26,12 +27,12 @@ def test_queries_corpus_and_relevance_from_pairs(tmp_path):
 
 def test_corpus_file_joins_title_and_text_like_mteb(tmp_path):
     pl.DataFrame({"_id": ["1", "2"], "title": ["T", ""], "text": ["body", "alone"]}).write_ndjson(tmp_path / "c.jsonl")
-    assert corpus_texts(tmp_path / "c.jsonl") == ["T body", "alone"]
+    assert read_corpus_texts(tmp_path / "c.jsonl").to_list() == ["T body", "alone"]
     pl.DataFrame({"text": ["x"]}).write_parquet(tmp_path / "c.parquet")
-    assert corpus_texts(tmp_path / "c.parquet") == ["x"]
+    assert read_corpus_texts(tmp_path / "c.parquet").to_list() == ["x"]
     pl.DataFrame({"body": ["x"]}).write_parquet(tmp_path / "bad.parquet")
     with pytest.raises(EmbedbenchError, match="a corpus needs a 'text' column; found \\(body\\)"):
-        corpus_texts(tmp_path / "bad.parquet")
+        read_corpus_texts(tmp_path / "bad.parquet")
 
 
 def test_dev_without_pairs_is_refused():

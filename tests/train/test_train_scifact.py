@@ -36,8 +36,8 @@ def test_short_scifact_run_improves_dev_ndcg(shared_data, tmp_path):
     dev_ids = queries.head(N_DEV_QUERIES).implode()
     dev = pairs.filter(pl.col("query_id").is_in(dev_ids))
     train_pairs = pairs.filter(~pl.col("query_id").is_in(dev_ids)).sample(N_TRAIN_PAIRS, seed=7)
-    mined_train = mine_for_set(train_pairs, corpus, MiningConfig(num_negatives=1, output="triplet"))
-    mined_dev = mine_for_set(dev, corpus, MiningConfig(num_negatives=3, output="n-tuple", shortfall="keep"))
+    mined_train = mine_for_set(train_pairs, corpus, MiningConfig(num_negatives=1, output="triplets"))
+    mined_dev = mine_for_set(dev, corpus, MiningConfig(num_negatives=3, output="n-tuples", shortfall="keep"))
     mined_train.dataset.write_parquet(tmp_path / "train.parquet")
     mined_dev.dataset.write_parquet(tmp_path / "dev.parquet")
 

@@ -51,7 +51,7 @@ def negatives(result) -> list[list[str]]:
 
 
 def test_top_negatives_follow_the_ranking():
-    r = mine_hard_negatives(PAIRS, CORPUS, CircleEncoder(ANGLES), cfg(output="n-tuple"))
+    r = mine_hard_negatives(PAIRS, CORPUS, CircleEncoder(ANGLES), cfg(output="n-tuples"))
     assert r.dataset.columns == ["anchor", "positive", "negative_1", "negative_2"]
     assert negatives(r) == [["a", "b"]]
     assert r.stats.removed["known_positive"] == 1  # p is retrieved (rank 0 of the corpus) and excluded
@@ -60,7 +60,7 @@ def test_top_negatives_follow_the_ranking():
 
 
 def test_range_min_skips_ranks_counted_without_positives():
-    r = mine_hard_negatives(PAIRS, CORPUS, CircleEncoder(ANGLES), cfg(range_min=1, output="n-tuple"))
+    r = mine_hard_negatives(PAIRS, CORPUS, CircleEncoder(ANGLES), cfg(range_min=1, output="n-tuples"))
     assert negatives(r) == [["b", "c"]]
     assert r.stats.removed["range_min"] == 1
     assert r.examples["rank"].to_list() == [1, 2]
@@ -68,14 +68,14 @@ def test_range_min_skips_ranks_counted_without_positives():
 
 def test_absolute_margin():
     # pos = cos 10° = 0.9848; drop if neg + 0.1 > pos, i.e. neg > 0.8848: a (cos 20° = 0.9397) goes.
-    r = mine_hard_negatives(PAIRS, CORPUS, CircleEncoder(ANGLES), cfg(absolute_margin=0.1, output="n-tuple"))
+    r = mine_hard_negatives(PAIRS, CORPUS, CircleEncoder(ANGLES), cfg(absolute_margin=0.1, output="n-tuples"))
     assert negatives(r) == [["b", "c"]]
     assert r.stats.removed["absolute_margin"] == 1
 
 
 def test_relative_margin_positive_scores():
     # threshold = 0.9848 - 0.9848 * 0.05 = 0.9356: a (0.9397) goes, b (0.8660) stays.
-    r = mine_hard_negatives(PAIRS, CORPUS, CircleEncoder(ANGLES), cfg(relative_margin=0.05, output="n-tuple"))
+    r = mine_hard_negatives(PAIRS, CORPUS, CircleEncoder(ANGLES), cfg(relative_margin=0.05, output="n-tuples"))
     assert negatives(r) == [["b", "c"]]
     assert r.stats.removed["relative_margin"] == 1
 
@@ -86,7 +86,7 @@ def test_relative_margin_is_sign_safe_for_negative_scores():
     # The sign-unsafe pos * (1 - r) = -0.0868 would wrongly keep x (sentence-transformers #3819).
     angles = {"q": 0, "p": 100, "x": 105, "y": 120, "z": 150}
     pairs = pl.DataFrame({"anchor": ["q"], "positive": ["p"]})
-    r = mine_hard_negatives(pairs, ["x", "y", "z"], CircleEncoder(angles), cfg(relative_margin=0.5, output="n-tuple"))
+    r = mine_hard_negatives(pairs, ["x", "y", "z"], CircleEncoder(angles), cfg(relative_margin=0.5, output="n-tuples"))
     assert negatives(r) == [["y", "z"]]
     assert r.stats.removed["relative_margin"] == 1
 
@@ -94,7 +94,7 @@ def test_relative_margin_is_sign_safe_for_negative_scores():
 def test_max_and_min_score():
     # max 0.9 drops a (0.94); min 0.7 drops d (0.64), e, f; window [0,5) holds a..e.
     r = mine_hard_negatives(
-        PAIRS, CORPUS, CircleEncoder(ANGLES), cfg(max_score=0.9, min_score=0.7, num_negatives=3, shortfall="keep", output="n-tuple")
+        PAIRS, CORPUS, CircleEncoder(ANGLES), cfg(max_score=0.9, min_score=0.7, num_negatives=3, shortfall="keep", output="n-tuples")
     )
     assert negatives(r) == [["b", "c", None]]
     assert r.stats.removed["max_score"] == 1
@@ -105,7 +105,7 @@ def test_max_and_min_score():
 def test_every_known_positive_is_excluded_and_all_rows_share_negatives():
     # q has positives p and a (two rows); neither may be a negative of q.
     pairs = pl.DataFrame({"anchor": ["q", "q"], "positive": ["p", "a"]})
-    r = mine_hard_negatives(pairs, CORPUS, CircleEncoder(ANGLES), cfg(output="n-tuple"))
+    r = mine_hard_negatives(pairs, CORPUS, CircleEncoder(ANGLES), cfg(output="n-tuples"))
     assert r.dataset.rows() == [("q", "p", "b", "c"), ("q", "a", "b", "c")]
     assert r.stats.removed["known_positive"] == 2
 
@@ -114,14 +114,14 @@ def test_positives_grouped_by_query_id():
     # Two phrasings of one query (same query_id): each one's positive is excluded for the other.
     angles = {**ANGLES, "q2": 1}
     pairs = pl.DataFrame({"anchor": ["q", "q2"], "positive": ["p", "a"], "query_id": ["1", "1"]})
-    r = mine_hard_negatives(pairs, CORPUS, CircleEncoder(angles), cfg(output="n-tuple"))
+    r = mine_hard_negatives(pairs, CORPUS, CircleEncoder(angles), cfg(output="n-tuples"))
     assert negatives(r) == [["b", "c"], ["b", "c"]]
 
 
 def test_same_text_as_anchor_or_positive_is_never_a_negative():
     # "P " and "Q" normalise to the positive and the anchor (sentence-transformers #2818).
     angles = {**ANGLES, "P ": 10, "Q": 0}
-    r = mine_hard_negatives(PAIRS, ["Q", "P ", *CORPUS], CircleEncoder(angles), cfg(output="n-tuple"))
+    r = mine_hard_negatives(PAIRS, ["Q", "P ", *CORPUS], CircleEncoder(angles), cfg(output="n-tuples"))
     assert negatives(r) == [["a", "b"]]
     assert r.stats.removed["same_text"] == 2
 
@@ -140,36 +140,36 @@ def mine_short(**kw):
 
 
 def test_shortfall_is_counted_once_per_anchor_not_per_row():
-    st = mine_short(shortfall="keep", output="n-tuple").stats
+    st = mine_short(shortfall="keep", output="n-tuples").stats
     # one anchor short by one negative; it has three pair rows (sentence-transformers #3504 inflated this)
     assert (st.short_anchors, st.short_pairs, st.missing_negatives, st.anchors_without_negatives) == (1, 3, 1, 0)
     assert st.removed["max_score"] == 3  # a, b for q; d for r
 
 
 def test_shortfall_keep():
-    nt = mine_short(shortfall="keep", output="n-tuple")
+    nt = mine_short(shortfall="keep", output="n-tuples")
     assert negatives(nt) == [["c", None]] * 3 + [["e", "f"]]
-    tr = mine_short(shortfall="keep", output="triplet")
+    tr = mine_short(shortfall="keep", output="triplets")
     assert tr.dataset["negative"].to_list() == ["c", "c", "c", "e", "f"]
     assert tr.dropped.height == 0
 
 
 def test_shortfall_drop_lists_every_dropped_pair():
-    for output in ("n-tuple", "triplet", "labeled-pair"):
+    for output in ("n-tuples", "triplets", "binary-pairs"):
         r = mine_short(shortfall="drop", output=output)
         assert r.dropped.rows() == [("q", p, "shortfall", 1, i) for i, p in enumerate(["p1", "p2", "p3"], 1)]
         assert r.stats.dropped_pairs == 3
-    assert negatives(mine_short(shortfall="drop", output="n-tuple")) == [["e", "f"]]
+    assert negatives(mine_short(shortfall="drop", output="n-tuples")) == [["e", "f"]]
 
 
 def test_triplet_keep_reports_pairs_without_any_negative():
-    r = mine_short(shortfall="keep", output="triplet", min_score=0.4)  # q now finds nothing at all
+    r = mine_short(shortfall="keep", output="triplets", min_score=0.4)  # q now finds nothing at all
     assert r.dropped.select("anchor", "reason", "negatives_found").unique().rows() == [("q", "no_negative", 0)]
     assert r.stats.anchors_without_negatives == 1 and r.stats.dropped_pairs == 3
 
 
 def test_pad_random_fills_with_non_positive_texts():
-    c = cfg(range_max=3, num_negatives=3, max_score=0.9, shortfall="pad-random", output="n-tuple", output_scores=True)
+    c = cfg(range_max=3, num_negatives=3, max_score=0.9, shortfall="pad-random", output="n-tuples", output_scores=True)
     r = mine_hard_negatives(PAIRS, CORPUS, CircleEncoder(ANGLES), c)
     (row,) = negatives(r)
     assert row[:2] == ["b", "c"] and row[2] in {"d", "e", "f"}  # a is above max_score; p is the positive
@@ -182,7 +182,7 @@ def test_random_sampling_is_seeded_sorted_and_batch_independent():
     anchors = [f"q{i}" for i in range(6)]
     angles = {**{a: i * 0.1 for i, a in enumerate(anchors)}, **ANGLES}
     pairs = pl.DataFrame({"anchor": anchors, "positive": ["p"] * 6})
-    c = cfg(range_max=4, num_negatives=3, sampling="random", seed=7, output="n-tuple", output_scores=True)
+    c = cfg(range_max=4, num_negatives=3, sampling="random", seed=7, output="n-tuples", output_scores=True)
     one = mine_hard_negatives(pairs, CORPUS, CircleEncoder(angles), c.model_copy(update={"batch_size": 1}))
     big = mine_hard_negatives(pairs, CORPUS, CircleEncoder(angles), c)
     assert one.dataset.equals(big.dataset)
@@ -202,9 +202,9 @@ def test_ivf_with_all_lists_probed_equals_exact_search():
     angles.update({"q": 0, "p": 10, "q2": 90, "p2": 95})
     pairs = pl.DataFrame({"anchor": ["q", "q2"], "positive": ["p", "p2"]})
     corpus = [t for t in angles if t.startswith("t")]
-    flat = mine_hard_negatives(pairs, corpus, CircleEncoder(angles), cfg(range_max=20, num_negatives=5, index="flat", output="n-tuple"))
+    flat = mine_hard_negatives(pairs, corpus, CircleEncoder(angles), cfg(range_max=20, num_negatives=5, index="flat", output="n-tuples"))
     ivf = mine_hard_negatives(
-        pairs, corpus, CircleEncoder(angles), cfg(range_max=20, num_negatives=5, index="ivf", nlist=4, nprobe=4, output="n-tuple")
+        pairs, corpus, CircleEncoder(angles), cfg(range_max=20, num_negatives=5, index="ivf", nlist=4, nprobe=4, output="n-tuples")
     )
     assert ivf.stats.index.startswith("IVF") and flat.stats.index.startswith("exact")
     assert flat.dataset.equals(ivf.dataset)
@@ -220,16 +220,16 @@ def test_each_unique_text_is_encoded_once():
 def test_output_formats_and_column_order():
     pairs = pl.DataFrame({"anchor": ["q", "q"], "positive": ["p", "a"]})
     enc = CircleEncoder(ANGLES)
-    trip = mine_hard_negatives(pairs, CORPUS, enc, cfg(output="triplet"))
+    trip = mine_hard_negatives(pairs, CORPUS, enc, cfg(output="triplets"))
     assert trip.dataset.rows() == [("q", "p", "b"), ("q", "p", "c"), ("q", "a", "b"), ("q", "a", "c")]
-    one = mine_hard_negatives(PAIRS, CORPUS, enc, cfg(output="n-tuple", num_negatives=1))
+    one = mine_hard_negatives(PAIRS, CORPUS, enc, cfg(output="n-tuples", num_negatives=1))
     assert one.dataset.columns == ["anchor", "positive", "negative"]  # prep.schemas.ntuple(1) is the triplet
-    lab = mine_hard_negatives(pairs, CORPUS, enc, cfg(output="labeled-pair"))
+    lab = mine_hard_negatives(pairs, CORPUS, enc, cfg(output="binary-pairs"))
     assert lab.dataset.rows() == [("q", "p", 1), ("q", "a", 1), ("q", "b", 0), ("q", "c", 0)]
-    scored = mine_hard_negatives(pairs, CORPUS, enc, cfg(output="labeled-pair", output_scores=True))
+    scored = mine_hard_negatives(pairs, CORPUS, enc, cfg(output="binary-pairs", output_scores=True))
     assert scored.dataset.columns == ["sentence1", "sentence2", "score"]
     assert scored.dataset["score"][2] == pytest.approx(math.cos(math.radians(30)), abs=1e-6)
-    ts = mine_hard_negatives(PAIRS, CORPUS, enc, cfg(output="triplet", output_scores=True))
+    ts = mine_hard_negatives(PAIRS, CORPUS, enc, cfg(output="triplets", output_scores=True))
     assert ts.dataset.columns == ["anchor", "positive", "negative", "scores"]
     assert ts.dataset["scores"][0].to_list() == pytest.approx([math.cos(math.radians(10)), math.cos(math.radians(20))], abs=1e-6)
 
@@ -237,7 +237,7 @@ def test_output_formats_and_column_order():
 def test_no_corpus_uses_the_positives():
     angles = {"q1": 0, "p1": 5, "q2": 40, "p2": 45, "q3": 80, "p3": 85}
     pairs = pl.DataFrame({"anchor": ["q1", "q2", "q3"], "positive": ["p1", "p2", "p3"]})
-    r = mine_hard_negatives(pairs, None, CircleEncoder(angles), cfg(range_max=2, num_negatives=1, output="n-tuple"))
+    r = mine_hard_negatives(pairs, None, CircleEncoder(angles), cfg(range_max=2, num_negatives=1, output="n-tuples"))
     assert r.stats.corpus_size == 3
     assert r.dataset["negative"].to_list() == ["p2", "p1", "p2"]  # q3 at 80°: p2 (45°) is nearer than p1 (5°)
 
@@ -245,7 +245,7 @@ def test_no_corpus_uses_the_positives():
 def test_window_and_num_negatives_past_the_corpus_end():
     # range_max beyond the corpus: no crash (sentence-transformers #3873), a note, exact shortfall.
     r = mine_hard_negatives(
-        PAIRS, ["a", "b"], CircleEncoder(ANGLES), cfg(range_max=100, num_negatives=4, shortfall="keep", output="n-tuple")
+        PAIRS, ["a", "b"], CircleEncoder(ANGLES), cfg(range_max=100, num_negatives=4, shortfall="keep", output="n-tuples")
     )
     assert negatives(r) == [["a", "b", None, None]]
     assert r.stats.missing_negatives == 2 and any("exceeds" in n for n in r.stats.notes)
@@ -270,7 +270,7 @@ def test_bad_pairs_raise_clear_errors(frame, match):
 
 
 def test_blank_corpus_texts_are_counted_and_ignored():
-    r = mine_hard_negatives(PAIRS, ["a", "", None, "b", "  "], CircleEncoder(ANGLES), cfg(range_max=2, output="n-tuple"))
+    r = mine_hard_negatives(PAIRS, ["a", "", None, "b", "  "], CircleEncoder(ANGLES), cfg(range_max=2, output="n-tuples"))
     assert r.stats.corpus_blank_removed == 3 and r.stats.corpus_size == 3
     empty = mine_hard_negatives(
         pl.DataFrame({"anchor": ["q", "a"], "positive": ["p", "b"]}), [], CircleEncoder(ANGLES), cfg(range_max=1, num_negatives=1)
@@ -289,7 +289,7 @@ def test_blank_corpus_texts_are_counted_and_ignored():
         ({"nlist": 8, "nprobe": 16}, "nprobe"),
         ({"sampling": "best"}, "mine.sampling"),
         ({"range_min": -1}, "mine.range_min"),
-        ({"margin": 0.1}, "mine.margin"),
+        ({"margin": 0.1}, r"mine: .*unknown key\(s\) \['margin'\]"),
     ],
 )
 def test_config_errors_name_the_key(options, key):
@@ -306,5 +306,5 @@ def test_unknown_model_is_a_clear_error():
 
 def test_provenance_columns_do_not_clash():
     pairs = PAIRS.with_columns(pl.lit(7).alias("row"), pl.lit("d1").alias("doc_id"), pl.lit(1).alias("query_id"))
-    r = mine_hard_negatives(pairs, CORPUS, CircleEncoder(ANGLES), cfg(output="n-tuple"))
+    r = mine_hard_negatives(pairs, CORPUS, CircleEncoder(ANGLES), cfg(output="n-tuples"))
     assert negatives(r) == [["a", "b"]]

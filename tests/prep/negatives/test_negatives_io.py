@@ -14,7 +14,7 @@ from embedbench.cache import EmbeddingCache
 from embedbench.cli import app
 from embedbench.encode import load_encoder
 from embedbench.prep.negatives import MiningConfig, mine_hard_negatives
-from embedbench.prep.negatives.io import read_corpus_texts, write_mining
+from embedbench.prep.negatives.io import write_mining
 from embedbench.prep.negatives.report import render_mining_section
 
 PAIRS = pl.DataFrame({
@@ -42,7 +42,7 @@ class Circle:
 
 def test_rerun_through_the_cache_encodes_nothing(tmp_path):
     store = EmbeddingCache(tmp_path / "emb.sqlite")
-    cfg = MiningConfig(model="tiny", range_max=10, num_negatives=2, output="n-tuple")
+    cfg = MiningConfig(model="tiny", range_max=10, num_negatives=2, output="n-tuples")
     first_enc = load_encoder("tiny", cache=store, show_progress=False)
     first = mine_hard_negatives(PAIRS, CORPUS, first_enc, cfg)
     n_unique = 3 + len(CORPUS) + 4  # anchors, corpus, positives
@@ -53,7 +53,7 @@ def test_rerun_through_the_cache_encodes_nothing(tmp_path):
 
 
 def test_write_mining_files_and_report_section(tmp_path):
-    cfg = MiningConfig(range_max=10, num_negatives=2, relative_margin=0.05, output="triplet", output_scores=True)
+    cfg = MiningConfig(range_max=10, num_negatives=2, relative_margin=0.05, output="triplets", output_scores=True)
     result = mine_hard_negatives(PAIRS, CORPUS, Circle(), cfg)
     paths = write_mining(result, tmp_path / "out", stem="train")
     assert pl.read_parquet(paths["dataset"]).equals(result.dataset)
@@ -71,16 +71,6 @@ def test_write_mining_files_and_report_section(tmp_path):
     assert "](out/plots/p.png)" in section
 
 
-def test_read_corpus_texts(tmp_path, shared_data):
-    scifact = read_corpus_texts(shared_data / "scifact")
-    assert len(scifact) == 5183
-    assert scifact[0].startswith("Microstructural development of human newborn cerebral white matter") and ". Alterations" in scifact[0]
-    (tmp_path / "c.txt").write_text("one\ntwo\n\nthree\n")
-    assert read_corpus_texts(tmp_path / "c.txt").to_list() == ["one", "two", "", "three"]
-    pl.DataFrame({"text": ["x", "y"], "title": ["T", ""]}).write_parquet(tmp_path / "c.parquet")
-    assert read_corpus_texts(tmp_path / "c.parquet").to_list() == ["T x", "y"]
-
-
 @pytest.fixture()
 def files(tmp_path, monkeypatch):
     monkeypatch.setenv("EMBEDBENCH_EMBEDDINGS", str(tmp_path / "emb.sqlite"))
@@ -91,12 +81,12 @@ def files(tmp_path, monkeypatch):
 
 def test_cli_mine(files):
     args = ["mine", "--pairs", str(files / "pairs.parquet"), "--corpus", str(files / "corpus.txt"), "--model", "tiny",
-            "--out", str(files / "out"), "--range-max", "8", "--num-negatives", "2", "--output", "n-tuple",
+            "--out", str(files / "out"), "--range-max", "8", "--num-negatives", "2", "--output", "n-tuples",
             "--relative-margin", "-1"]  # tiny's scores are random: margins off for plumbing
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     text = " ".join(res.output.split())
-    assert "mined 4 n-tuple rows for 3 anchors" in text, text
+    assert "mined 4 rows (n-tuples) for 3 anchors" in text, text
     out = pl.read_parquet(files / "out" / "negatives.parquet")
     assert out.columns == ["anchor", "positive", "negative_1", "negative_2"] and out.height == 4
     assert (files / "out" / "negatives.stats.json").is_file() and (files / "out" / "negatives.md").is_file()
@@ -122,3 +112,18 @@ def test_cli_mine_pairs_without_positive_column(files):
     pl.DataFrame({"query": ["q"], "doc": ["d"]}).write_parquet(files / "bad.parquet")
     res = CliRunner().invoke(app, ["mine", "--pairs", str(files / "bad.parquet"), "--out", str(files / "o")])
     assert res.exit_code == 1 and "missing column" in res.output
+
+
+def test_cli_mine_other_keys_as_options(files):
+    args = ["mine", "--pairs", str(files / "pairs.parquet"), "--corpus", str(files / "corpus.txt"), "--model", "tiny",
+            "--out", str(files / "out"), "--range-max", "8", "-o", "relative-margin=none", "-o", "sampling=random",
+            "-o", "output_scores=true", "-o", "seed=7"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    stats = json.loads((files / "out" / "negatives.stats.json").read_text())
+    assert {k: stats["config"][k] for k in ("relative_margin", "sampling", "output_scores", "seed")} == {
+        "relative_margin": None, "sampling": "random", "output_scores": True, "seed": 7,
+    }
+    assert "scores" in pl.read_parquet(files / "out" / "negatives.parquet").columns
+    bad = CliRunner().invoke(app, ["mine", "--pairs", str(files / "pairs.parquet"), "--out", str(files / "o"), "-o", "nprobe"])
+    assert bad.exit_code == 1 and "expected key=value" in " ".join(bad.output.split()), bad.output

@@ -111,7 +111,7 @@ def test_planted_copies_of_anchors_are_the_only_difference(scifact, tmp_path):
     anchors = pairs["anchor"].unique(maintain_order=True).to_list()
     planted = anchors[:10] + [a.upper() for a in anchors[10:15]]
     window = {"range_min": 0, "range_max": 30}
-    cfg = MiningConfig(num_negatives=NEG, output="n-tuple", output_scores=True, shortfall="keep", relative_margin=None, **window)
+    cfg = MiningConfig(num_negatives=NEG, output="n-tuples", output_scores=True, shortfall="keep", relative_margin=None, **window)
     ours = mine_hard_negatives(pairs, corpus + planted, encoder, cfg)
     ref = _reference(pairs, corpus + planted, encoder, tmp_path, **window)
     counts = _compare(ours.dataset, ref, pairs, corpus + planted, encoder)
@@ -135,7 +135,7 @@ def test_planted_copies_of_anchors_are_the_only_difference(scifact, tmp_path):
 def test_negatives_agree_with_sentence_transformers(scifact, tmp_path, window):
     pairs, corpus, encoder = scifact
     cfg = MiningConfig(
-        num_negatives=NEG, output="n-tuple", output_scores=True, shortfall="keep", index="flat",
+        num_negatives=NEG, output="n-tuples", output_scores=True, shortfall="keep", index="flat",
         **{"relative_margin": None, **window},
     )
     ours = mine_hard_negatives(pairs, corpus, encoder, cfg)
