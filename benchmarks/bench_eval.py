@@ -32,6 +32,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from embedbench.models import DEFAULT_MODEL  # noqa: E402 - after the offline settings
+
 
 def make_scifact_slice(src: Path, dst: Path, n_docs: int) -> None:
     """A BEIR folder with all test queries, their relevant documents and other documents up to ``n_docs``."""
@@ -105,7 +107,7 @@ def by_hand_run(st_model, stsb: Path, scifact: Path) -> tuple[float, dict[str, f
 def main(argv: list[str] | None = None) -> int:
     """Run both ways cold and warm; print the figures (and write them as JSON with ``--json``)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default="all-MiniLM-L6-v2")
+    parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--docs", type=int, default=1000, help="SciFact documents kept (0: the full corpus)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)

@@ -1,7 +1,9 @@
-"""Top-k inner-product search with FAISS: exact for small corpora, a trained IVF index for large ones.
+"""The one FAISS wrapper: inner-product top-k search (exact, or a trained IVF index for large corpora)
+and range search (every neighbour above a score).
 
-Queries are searched in batches, so memory beyond the index is ``batch_size × k`` scores and ids,
-never ``queries × corpus``. Vectors are expected L2-normalised, so inner product is cosine similarity.
+Mining, semantic dedupe and dense retrieval all search through here. Queries are searched in batches,
+so memory beyond the index is ``batch_size × k`` scores and ids (or one batch's neighbours), never
+``queries × corpus``. Vectors are expected L2-normalised (``l2_normalised``), so inner product is cosine.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -63,12 +65,13 @@ def build_index(vectors: np.ndarray, plan: IndexPlan, *, seed: int = 0) -> objec
 
     IVF centroids are trained on a seeded sample of ``TRAIN_POINTS_PER_LIST × nlist`` vectors.
     """
-    import faiss
+    import faiss  # a compiled extension, loaded only when an index is built
 
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     if vectors.ndim != 2 or len(vectors) == 0:
         raise EmbedbenchError(f"vectors must be a non-empty 2D array, got shape {vectors.shape}")
     dim = vectors.shape[1]
+    index: Any
     if plan.kind == "flat":
         index = faiss.IndexFlatIP(dim)
     else:
@@ -102,11 +105,54 @@ def search_batches(
         yield start, scores, ids
 
 
-def exact_topk(vectors: np.ndarray, queries: np.ndarray, k: int, *, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-    """Exact top-``k`` ids and scores of every query (for checks and benchmarks; memory is queries × k)."""
-    index = build_index(vectors, IndexPlan("flat"))
+def search(index: object, queries: np.ndarray, k: int, *, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` scores and ids (int64) of every query, best first, exactly ``k`` columns.
+
+    Columns beyond the index size are padded with id ``-1`` and score ``-inf``; memory is queries × k.
+    """
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    if len(queries) == 0:
+        return np.zeros((0, k), dtype=np.float32), np.zeros((0, k), dtype=np.int64)
     parts = list(search_batches(index, queries, k, batch_size=batch_size))
-    return np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
+    scores = np.concatenate([p[1] for p in parts])
+    ids = np.concatenate([p[2] for p in parts]).astype(np.int64)
+    if ids.shape[1] < k:
+        pad = k - ids.shape[1]
+        scores = np.pad(scores, ((0, 0), (0, pad)), constant_values=-np.inf)
+        ids = np.pad(ids, ((0, 0), (0, pad)), constant_values=-1)
+    return scores, ids
+
+
+def exact_topk(vectors: np.ndarray, queries: np.ndarray, k: int, *, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-``k`` scores and ids of every query over ``vectors`` (memory is queries × k)."""
+    return search(build_index(vectors, IndexPlan("flat")), queries, k, batch_size=batch_size)
+
+
+def range_pairs(vectors: np.ndarray, threshold: float, *, batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs ``(i, j)``, ``j < i``, of ``vectors`` with inner product >= ``threshold``, by exact range search.
+
+    The vectors are their own queries, ``batch_size`` at a time; each batch keeps only its pairs with
+    ``j < i``, so memory holds each pair once.
+    """
+    index = build_index(vectors, IndexPlan("flat"))
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    src, dst = [], []
+    for start in range(0, len(x), batch_size):
+        lims, _, ids = index.range_search(x[start : start + batch_size], float(threshold))  # type: ignore[attr-defined]
+        rows = np.repeat(np.arange(start, start + len(lims) - 1), np.diff(lims).astype(np.int64))
+        keep = ids < rows
+        src.append(rows[keep])
+        dst.append(ids[keep].astype(np.int64))
+    return np.concatenate(src), np.concatenate(dst)
+
+
+def l2_normalised(vectors: np.ndarray) -> np.ndarray:
+    """A float32 copy of ``vectors`` with unit-length rows (FAISS's ``normalize_L2``; zero rows stay zero)."""
+    import faiss  # a compiled extension, loaded only when vectors are searched
+
+    out = np.ascontiguousarray(vectors, dtype=np.float32).copy()
+    faiss.normalize_L2(out)
+    return out
 
 
 def recall_at_k(approx_ids: np.ndarray, exact_ids: np.ndarray, k: int) -> float:

@@ -3,7 +3,7 @@
 Example::
 
     [eval]
-    models = ["all-MiniLM-L6-v2", "paraphrase-MiniLM-L3-v2", "bm25", "models/scifact"]
+    models = ["all-MiniLM-L6-v2", "paraphrase-MiniLM-L3-v2", "bm25", "@train"]   # "@train": [train]'s model
     baseline = "all-MiniLM-L6-v2"
     tasks = ["stsb", "scifact", { name = "snli-triplets", limit = 2000 }]
     bootstrap = 1000            # resamples for CIs and paired tests
@@ -11,7 +11,7 @@ Example::
     report_name = "eval"        # -> reports/eval.md
 
     [eval.check]                # `embedbench check` defaults
-    candidate = "models/scifact"
+    candidate = "models/scifact"  # default: "@train" when the file has a [train] section
     tolerance = 0.01            # allowed drop of any task's main metric
     tolerances = { stsb = 0.005 }
 
@@ -28,17 +28,21 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from embedbench.config import DEFAULT_CONFIG, load_toml, validate_section
+from embedbench.config import DEFAULT_CONFIG, Experiment, StrictModel
+from embedbench.models import DEFAULT_MODEL
 
 BM25 = "bm25"
 
 
-class TaskEntry(BaseModel):
-    """One configured task: its name, the registry task it is (default: the name) and its options."""
+class TaskEntry(StrictModel):
+    """One configured task: its name, the registry task it is (default: the name) and its options.
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    Open on purpose: every key but ``name`` and ``task`` is an option of the task, checked by the task.
+    """
+
+    model_config = ConfigDict(extra="allow")
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.+-]+$")
     task: str | None = None
@@ -57,12 +61,11 @@ class TaskEntry(BaseModel):
         return opts
 
 
-class CheckConfig(BaseModel):
+class CheckConfig(StrictModel):
     """Defaults of the regression gate (``embedbench check``)."""
 
-    model_config = ConfigDict(extra="forbid")
-
     candidate: str | None = None
+    """The model checked; in an experiment file with a ``[train]`` section it defaults to ``"@train"``."""
     baseline: str | None = None
     expected: Path | None = None
     tasks: list[str] | None = None
@@ -83,12 +86,11 @@ class CheckConfig(BaseModel):
         return self.tolerances.get(task, self.tolerance)
 
 
-class EvalConfig(BaseModel):
+class EvalConfig(StrictModel):
     """Everything ``embedbench eval``, ``report`` and ``check`` read from ``[eval]``."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    models: list[str] = Field(default_factory=lambda: ["all-MiniLM-L6-v2"], min_length=1)
+    models: list[str] = Field(default_factory=lambda: [DEFAULT_MODEL], min_length=1)
+    """Registry names, model folders, ``"bm25"``, or ``"@train"`` (the model ``[train]`` writes)."""
     baseline: str | None = None
     tasks: list[str | TaskEntry] = Field(default_factory=list)
     bootstrap: int = Field(1000, ge=100, le=100_000)
@@ -154,8 +156,6 @@ class EvalConfig(BaseModel):
 
 
 def load_eval_config(path: str | Path = DEFAULT_CONFIG) -> EvalConfig:
-    """Read and validate ``[eval]`` of the experiment file, paths resolved against its folder."""
-    path = Path(path)
-    data = load_toml(path)
-    cfg = validate_section(EvalConfig, data.get("eval"), section="eval", source=path)
-    return cfg.resolved(path.resolve().parent)
+    """The ``[eval]`` section of experiment file ``path``, ``"@train"`` filled in, paths resolved against its folder."""
+    experiment = Experiment.load(path)
+    return experiment.section("eval", EvalConfig).resolved(experiment.folder)

@@ -21,12 +21,12 @@ Expected-results file (JSON, committed; ``write_expected`` creates one from stor
       "created": "2026-01-01T00:00:00+00:00",
       "tasks": {
         "stsb": {
-          "metric": "cosine_spearman",         # the metric the gate checks
+          "metric": "spearman",                # the metric the gate checks (the task's main metric)
           "value": 0.8203,                     # its expected value
           "dataset_hash": "9ab2…",             # optional: the data it was measured on (checked)
           "tolerance": 0.005,                  # optional: overrides the config's tolerance
           "per_item": {"id": […], "score": […], "gold": […]},   # optional: enables a paired test
-          "aggregations": {"cosine_spearman": "spearman:score,gold"}
+          "aggregations": {"spearman": "spearman:score,gold"}
         }
       }
     }
@@ -257,22 +257,3 @@ def run_check(
         cand = store.load(candidate, ref.task)
         rows.append(check_task(cand, ref, metric, tolerance=tol, alpha=alpha, n=n, seed=seed))
     return GateReport(candidate, reference, alpha, rows)
-
-
-def gate_table(report: GateReport) -> Any:
-    """A rich table of the check: values, difference with its CI, one-sided p, tolerance and verdict."""
-    from rich.table import Table
-
-    def f(x: float | None, fmt: str = "{:.4f}") -> str:
-        return "-" if x is None else fmt.format(x)
-
-    table = Table(title=f"regression check: {report.candidate} vs {report.reference} (one-sided, alpha={report.alpha})")
-    for col in ("task", "metric", "candidate", "reference", "diff", f"{1 - report.alpha:.0%} CI", "p (worse)",
-                "tolerance", "verdict"):
-        table.add_column(col)
-    for r in report.rows:
-        ci = f"[{r.low:+.4f}, {r.high:+.4f}]" if r.low is not None and r.high is not None else "-"
-        verdict = f"[bold red]{r.status}[/]" if r.failed else f"[green]{r.status}[/]"
-        table.add_row(r.task, r.metric, f(r.candidate), f(r.reference), f(r.diff, "{:+.4f}"), ci, f(r.p_value, "{:.3g}"),
-                      f"{r.tolerance:g}", verdict)
-    return table

@@ -1,17 +1,78 @@
-"""Report figures (matplotlib, Agg backend, PNG written atomically)."""
+"""Report figures: what each shows (small frozen records, built from stored results by the report) and
+how it is drawn (matplotlib, Agg backend, PNG written atomically). Drawing is the only step that writes.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from embedbench.evalsuite.results import safe_name
 from embedbench.io import atomic_path
 
 
+@dataclass(frozen=True)
+class CIFigure:
+    """Bars of one task's main metric per model with their CIs (None where a model has none)."""
+
+    task: str
+    metric: str
+    models: tuple[str, ...]
+    values: tuple[float, ...]
+    lows: tuple[float | None, ...]
+    highs: tuple[float | None, ...]
+    baseline: str | None = None
+
+    @property
+    def file(self) -> str:
+        """File name inside the report's figures folder."""
+        return f"{safe_name(self.task)}_{safe_name(self.metric)}.png"
+
+    @property
+    def alt(self) -> str:
+        """Alt text in the Markdown."""
+        return f"{self.task} {self.metric}"
+
+    def draw(self, folder: Path) -> Path:
+        """Write the PNG into ``folder``."""
+        return metric_ci_plot(self.task, self.metric, self.models, self.values, self.lows, self.highs,
+                              folder / self.file, baseline=self.baseline)
+
+
+@dataclass(frozen=True)
+class DiffFigure:
+    """Histogram of per-query differences of one metric, candidate minus baseline (retrieval tasks)."""
+
+    task: str
+    metric: str
+    candidate: str
+    baseline: str
+    diffs: tuple[float, ...]
+
+    @property
+    def file(self) -> str:
+        """File name inside the report's figures folder."""
+        return f"{safe_name(self.task)}_diff_{safe_name(self.candidate)}.png"
+
+    @property
+    def alt(self) -> str:
+        """Alt text in the Markdown."""
+        return f"{self.task}: {self.candidate} - {self.baseline}"
+
+    def draw(self, folder: Path) -> Path:
+        """Write the PNG into ``folder``."""
+        return difference_histogram(self.task, self.metric, self.candidate, self.baseline, self.diffs,
+                                    folder / self.file)
+
+
+Figure = CIFigure | DiffFigure
+
+
 def _figure(width: float, height: float):  # noqa: ANN202 - matplotlib types
-    import matplotlib
+    import matplotlib  # expensive; only when a figure is drawn
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

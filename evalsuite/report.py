@@ -5,7 +5,10 @@ the best per task in bold, the difference to the baseline with significance mark
 adjustment over every comparison in the table), one section per task (every metric with its CI,
 the paired comparison with p-values and items improved / hurt / tied, a CI plot and, for retrieval,
 per-query difference histograms), a provenance table and the commands that reproduce the report.
-Figures go to ``reports/<name>_files/``.
+
+Three separate steps: ``analyse`` computes, ``plan_figures`` says what to draw and ``render`` builds the
+Markdown string (all three pure); ``build_report`` draws the figures into ``reports/<name>_files/``
+and writes the Markdown.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from embedbench.errors import EmbedbenchError
-from embedbench.evalsuite import plots
-from embedbench.evalsuite.results import ResultsStore, safe_name
+from embedbench.evalsuite.plots import CIFigure, DiffFigure, Figure
+from embedbench.evalsuite.results import ResultsStore
 from embedbench.evalsuite.statistics import (
     CI,
     Comparison,
@@ -135,8 +138,8 @@ def summary_table(a: Analysis) -> list[str]:
     return lines
 
 
-def task_section(a: Analysis, task: str, figures: Path, rel: str) -> list[str]:
-    """Detail of one task: all metrics with CIs, the comparisons, and its figures."""
+def task_section(a: Analysis, task: str, figures: list[Figure], rel: str) -> list[str]:
+    """Detail of one task: all metrics with CIs, the comparisons, and links to its figures (under ``rel``)."""
     rows = [(m, r) for m in a.models if (r := a.get(m, task)) is not None]
     first = rows[0][1]
     metrics = list(dict.fromkeys(k for _, r in rows for k in r.metrics))
@@ -153,31 +156,31 @@ def task_section(a: Analysis, task: str, figures: Path, rel: str) -> list[str]:
         for m, c in comps:
             out.append(f"| {m} | {c.diff:+.4f} | [{c.low:+.4f}, {c.high:+.4f}] | {c.test} | {c.p_value:.3g} | "
                        f"{a.holm_p[(m, task)]:.3g}{_mark(a.holm_p[(m, task)])} | {c.improved} | {c.hurt} | {c.tied} |")
-    out += ["", *task_figures(a, task, rows, figures, rel)]
+    out += ["", *(f"![{f.alt}]({rel}/{f.file})" for f in figures if f.task == task)]
     return out
 
 
-def task_figures(a: Analysis, task: str, rows: list[tuple[str, TaskResult]], figures: Path, rel: str) -> list[str]:
-    """Draw the task's figures; return the Markdown that embeds them."""
-    metric = rows[0][1].main_metric
-    cis = [a.cis.get((m, task, metric)) for m, _ in rows]
-    name = f"{safe_name(task)}_{safe_name(metric)}.png"
-    plots.metric_ci_plot(task, metric, [m for m, _ in rows], [r.metrics[metric] for _, r in rows],
-                         [c.low if c else None for c in cis], [c.high if c else None for c in cis], figures / name,
-                         baseline=a.baseline)
-    out = [f"![{task} {metric}]({rel}/{name})"]
-    base = a.get(a.baseline, task) if a.baseline else None
-    if base is None or rows[0][1].task_type != "retrieval":
-        return out
-    for m, r in rows:
-        if m == a.baseline or (m, task) not in a.comparisons or columns(r, metric)[0].kind != "mean":
+def plan_figures(a: Analysis) -> list[Figure]:
+    """What the report draws: per task its main metric with CIs and, for retrieval against a baseline,
+    the per-query difference histogram of each compared model."""
+    out: list[Figure] = []
+    for task in a.tasks:
+        rows = [(m, r) for m in a.models if (r := a.get(m, task)) is not None]
+        metric = rows[0][1].main_metric
+        cis = [a.cis.get((m, task, metric)) for m, _ in rows]
+        out.append(CIFigure(task, metric, tuple(m for m, _ in rows), tuple(r.metrics[metric] for _, r in rows),
+                            tuple(c.low if c else None for c in cis), tuple(c.high if c else None for c in cis),
+                            baseline=a.baseline))
+        base = a.get(a.baseline, task) if a.baseline else None
+        if base is None or rows[0][1].task_type != "retrieval":
             continue
-        col = columns(r, metric)[0].columns[0]
-        order = align(r, base)
-        diffs = np.asarray(r.per_item[col], float) - np.asarray(base.per_item[col], float)[order]
-        fig = f"{safe_name(task)}_diff_{safe_name(m)}.png"
-        plots.difference_histogram(task, metric, m, str(a.baseline), diffs, figures / fig)
-        out.append(f"![{task}: {m} - {a.baseline}]({rel}/{fig})")
+        for m, r in rows:
+            if m == a.baseline or (m, task) not in a.comparisons or columns(r, metric)[0].kind != "mean":
+                continue
+            col = columns(r, metric)[0].columns[0]
+            order = align(r, base)
+            diffs = np.asarray(r.per_item[col], float) - np.asarray(base.per_item[col], float)[order]
+            out.append(DiffFigure(task, metric, m, str(a.baseline), tuple(diffs.tolist())))
     return out
 
 
@@ -200,13 +203,19 @@ def provenance_table(a: Analysis) -> list[str]:
     return out
 
 
-def render(a: Analysis, *, name: str, figures: Path, rel: str, command: str, notes: list[str] | None = None) -> str:
-    """The whole Markdown document."""
+def render(
+    a: Analysis, *, name: str, figures: list[Figure], rel: str, command: str, rendered: str,
+    notes: list[str] | None = None,
+) -> str:
+    """The whole Markdown document (pure: figures are linked under ``rel``, drawn elsewhere).
+
+    ``rendered`` is the time shown in the header (ISO 8601).
+    """
     n_comp = len(a.comparisons)
     lines = [
         f"# Evaluation report: {name}", "",
         f"{len(a.results)} stored results ({len(a.models)} models × {len(a.tasks)} tasks), rendered "
-        f"{datetime.now(UTC).isoformat(timespec='seconds')} from the results store alone.", "",
+        f"{rendered} from the results store alone.", "",
         "## Summary", "",
         f"Main metric per task with its {1 - a.alpha:.0%} percentile-bootstrap CI over items ({a.n_boot} "
         "resamples, seeded); the best value per task is in **bold**."
@@ -262,7 +271,10 @@ def build_report(
     """
     results = store.load_all(models=models, tasks=tasks)
     a = analyse(results, baseline=baseline, models_order=models, n_boot=n_boot, seed=seed, alpha=alpha, test=test)
-    out = Path(out_dir) / f"{name}.md"
-    figures = Path(out_dir) / f"{name}_files"
-    text = render(a, name=name, figures=figures, rel=f"{name}_files", command=command, notes=notes)
-    return write_text_atomic(out, text)
+    drawn = plan_figures(a)
+    folder = Path(out_dir) / f"{name}_files"
+    for figure in drawn:
+        figure.draw(folder)
+    text = render(a, name=name, figures=drawn, rel=folder.name, command=command,
+                  rendered=datetime.now(UTC).isoformat(timespec="seconds"), notes=notes)
+    return write_text_atomic(Path(out_dir) / f"{name}.md", text)

@@ -3,12 +3,12 @@
 Layout under the results folder (``results/`` by default)::
 
     results/<model>/<task>.json     TaskResult.to_dict() + "format" + "provenance" (below)
-    results/<model>/mteb/...        mteb's own result JSON, in mteb's layout, where mteb produced it
+    results/<model>/mteb/<name>.json  mteb's own result JSON (``TaskResult.mteb_json``), where mteb produced it
 
 ``provenance`` holds: model name and fingerprint, dataset name and content hash, the task config and
 its hash, the inputs hash the runner skips on, package versions, Python, machine, date
-(``embedbench.io.provenance()``), seconds the task took, and the result's own provenance fields.
-A report and the regression gate read these files alone.
+(``embedbench.io.provenance()``), seconds the task took, the result's own provenance fields and, for an
+mteb result, ``mteb_file`` (where mteb's JSON went). A report and the regression gate read these files alone.
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from embedbench.errors import EmbedbenchError
+from embedbench.evalsuite.config import BM25
 from embedbench.evalsuite.statistics import columns
 from embedbench.evalsuite.types import TaskResult
-from embedbench.io import config_hash, provenance, read_json, write_json_atomic
+from embedbench.io import config_hash, provenance, read_json, write_json_atomic, write_text_atomic
+from embedbench.models import describe_name
 
 FORMAT = "embedbench.result/1"
 REQUIRED = ("task", "task_type", "model", "model_fingerprint", "dataset", "dataset_hash", "main_metric", "metrics")
@@ -83,20 +85,22 @@ class ResultsStore:
         return Path(self.root) / safe_name(model) / f"{safe_name(task)}.json"
 
     def mteb_dir(self, model: str) -> Path:
-        """Folder for mteb's own result JSON of ``model`` (mteb's ``ResultCache`` layout)."""
+        """Folder for mteb's own result JSON of ``model`` (one ``<mteb task name>.json`` per task)."""
         return Path(self.root) / safe_name(model) / "mteb"
 
     def save(
         self, result: TaskResult, *, inputs_hash: str = "", run_seconds: float | None = None,
         task_config: dict[str, Any] | None = None,
     ) -> Path:
-        """Validate and write ``result`` atomically; returns the file. A bad result writes nothing.
+        """Validate and write ``result`` atomically (and its ``mteb_json`` under ``mteb/``); returns the file.
 
-        ``inputs_hash`` and ``task_config`` (default: ``result.config``) are what ``is_current`` compares.
+        A bad result writes nothing. ``inputs_hash`` and ``task_config`` (default: ``result.config``)
+        are what ``is_current`` compares.
         """
         path = self.path(result.model, result.task)
         result = without_non_finite(result)
         validate(result, where=str(path))
+        config = result.config if task_config is None else task_config
         record = result.to_dict()
         record["provenance"] = {
             **provenance(),
@@ -105,17 +109,22 @@ class ResultsStore:
             "model_fingerprint": result.model_fingerprint,
             "dataset": result.dataset,
             "dataset_hash": result.dataset_hash,
-            "task_config": result.config if task_config is None else task_config,
-            "config_hash": config_hash(result.config if task_config is None else task_config),
+            "task_config": config,
+            "config_hash": config_hash(config),
             "inputs_hash": inputs_hash,
             "seconds": result.seconds if run_seconds is None else run_seconds,
         }
+        mteb_path = None
+        if result.mteb_json is not None:
+            mteb_path = self.mteb_dir(result.model) / f"{safe_name(str(result.mteb_json.get('task_name') or result.task))}.json"
+            record["provenance"]["mteb_file"] = mteb_path.relative_to(self.root).as_posix()
         try:
-            text = json.dumps({"format": FORMAT, **record}, indent=2, default=str, allow_nan=False)
+            text = json.dumps({"format": FORMAT, **record}, indent=2, default=str, allow_nan=False) + "\n"
         except (TypeError, ValueError) as exc:
             raise EmbedbenchError(f"{path}: result is not JSON-serialisable: {exc}") from None
-        write_json_atomic(path, json.loads(text))
-        return path
+        if mteb_path is not None:
+            write_json_atomic(mteb_path, result.mteb_json)
+        return write_text_atomic(path, text)
 
     def load_file(self, path: str | Path, *, task: str | None = None) -> TaskResult:
         """Read one results file; malformed JSON, missing fields or a file of another task raise."""
@@ -193,13 +202,16 @@ class ResultsStore:
 
 
 def display_name(model: str) -> str:
-    """The name a model's results are filed under: registry names, ``bm25`` and stored names as given,
-    model folders by their display name (``embedbench.models.resolve(folder).name``)."""
+    """The name a model's results are filed under, from its spec alone (nothing is built, hashed or written).
+
+    ``bm25``, registry names, hub ids and names without a folder are as given; a model folder is named
+    by ``embedbench.models.describe_name`` (its recorded run name, else the folder's name), followed by
+    its ``@backend-precision`` when it has one.
+    """
+    # backends imports torch: only when a name is asked for
     from embedbench.backends import display_name as backend_name
     from embedbench.backends import split_spec
-    from embedbench.models import REGISTRY, resolve
 
     base, backend, precision = split_spec(model)
-    if base in REGISTRY or base == "bm25" or not Path(base).is_dir():
-        return model
-    return backend_name(resolve(base).name, backend, precision)
+    name = base if base == BM25 else describe_name(base)
+    return model if name == base else backend_name(name, backend, precision)

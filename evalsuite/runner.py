@@ -17,12 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from embedbench.encode import load_encoder
 from embedbench.errors import EmbedbenchError
 from embedbench.evalsuite.config import BM25, EvalConfig, TaskEntry
-from embedbench.evalsuite.results import ResultsStore, safe_name, validate, without_non_finite
+from embedbench.evalsuite.results import ResultsStore
+from embedbench.evalsuite.tasks import get_task, is_builtin, task_names
+from embedbench.evalsuite.tasks.base import Task, task_config
 from embedbench.evalsuite.tasks.base import dataset_hash as files_hash
-from embedbench.evalsuite.tasks.base import task_config
+from embedbench.evalsuite.tasks.bm25 import BM25Retriever
 from embedbench.io import sha256_text
+from embedbench.models import resolve
 
 LEXICAL_TASK_TYPES = ("retrieval",)
 
@@ -55,8 +59,6 @@ class EvalRun:
 
 def build_task(entry: TaskEntry) -> Any:
     """The task object of a config entry (registry name + options)."""
-    from embedbench.evalsuite.tasks import get_task
-
     options = entry.options
     name = options.pop("name", None)
     task = get_task(entry.registry_name, **options)
@@ -79,46 +81,48 @@ def inputs_hash(task: Any) -> str:
 
 
 @dataclass
-class _Model:
-    """A configured model, resolved cheaply; loaded on first use."""
+class EvalModel:
+    """A configured model: its results name and fingerprint (cheap), the model itself loaded on first use.
+
+    ``"bm25"`` is the lexical baseline (a ``Retriever``), anything else an ``Encoder`` behind the shared
+    embedding cache (``embedbench.encode.load_encoder``), under ``NAME@BACKEND-PRECISION`` its backend.
+    """
 
     spec: str
     name: str
     fingerprint: str
-    batch_size: int
-    show_progress: bool
-    _loaded: Any = None
+    batch_size: int = 64
+    show_progress: bool = True
+    loaded: Any = None
 
     @property
     def lexical(self) -> bool:
+        """True for the BM25 baseline."""
         return self.spec == BM25
 
+    def runs(self, task: Task) -> bool:
+        """Whether ``task`` can evaluate this model (the lexical baseline runs retrieval tasks only)."""
+        return not self.lexical or task.task_type in LEXICAL_TASK_TYPES
+
     def get(self) -> Any:
-        if self._loaded is None:
-            if self.lexical:
-                from embedbench.evalsuite.tasks.bm25 import BM25Retriever
+        """The model tasks evaluate, loaded once."""
+        if self.loaded is None:
+            from embedbench.backends import split_spec  # backends imports torch: only when a model loads
 
-                self._loaded = BM25Retriever()
-            else:
-                from embedbench.backends import split_spec
-                from embedbench.encode import load_encoder
-
-                name, backend, precision = split_spec(self.spec)
-                self._loaded = load_encoder(
-                    name, batch_size=self.batch_size, show_progress=self.show_progress, backend=backend,
-                    precision=precision,
-                )
-        return self._loaded
+            name, backend, precision = split_spec(self.spec)
+            self.loaded = load_encoder(
+                name, batch_size=self.batch_size, show_progress=self.show_progress, backend=backend,
+                precision=precision,
+            )
+        return self.loaded
 
 
-def _resolve_model(spec: str, batch_size: int, show_progress: bool) -> _Model:
+def resolve_model(spec: str, batch_size: int = 64, show_progress: bool = True) -> EvalModel:
+    """The ``EvalModel`` of a spec: a registry name, a model folder (``@backend-precision`` optional) or ``"bm25"``."""
     if spec == BM25:
-        from embedbench.evalsuite.tasks.bm25 import BM25Retriever
-
         r = BM25Retriever()
-        return _Model(spec, r.name, r.fingerprint, batch_size, show_progress, r)
-    from embedbench.backends import Backend, Precision, describe, split_spec
-    from embedbench.models import resolve
+        return EvalModel(spec, r.name, r.fingerprint, batch_size, show_progress, r)
+    from embedbench.backends import Backend, Precision, describe, split_spec  # imports torch
 
     base, backend, precision = split_spec(spec)
     try:
@@ -132,8 +136,8 @@ def _resolve_model(spec: str, batch_size: int, show_progress: bool) -> _Model:
         raise
     if (backend, precision) != (Backend.TORCH, Precision.FP32):
         info = describe(resolved, backend, precision)  # exports once; its own name and fingerprint
-        return _Model(spec, info.name, info.fingerprint, batch_size, show_progress)
-    return _Model(spec, resolved.name, resolved.fingerprint, batch_size, show_progress)
+        return EvalModel(spec, info.name, info.fingerprint, batch_size, show_progress)
+    return EvalModel(spec, resolved.name, resolved.fingerprint, batch_size, show_progress)
 
 
 def select(cfg: EvalConfig, models: list[str] | None, tasks: list[str] | None) -> tuple[list[str], list[TaskEntry]]:
@@ -146,12 +150,10 @@ def select(cfg: EvalConfig, models: list[str] | None, tasks: list[str] | None) -
             if name in known:
                 chosen.append(known[name])
             else:
-                from embedbench.evalsuite.tasks import TASKS
-
-                if name not in TASKS:
+                if not is_builtin(name):
                     raise EmbedbenchError(
                         f"unknown task {name!r}; configured: {', '.join(known) or 'none'}; "
-                        f"registry: {', '.join(sorted(TASKS))}"
+                        f"registry: {', '.join(sorted(task_names()))}"
                     )
                 chosen.append(TaskEntry(name=name))
         entries = chosen
@@ -184,11 +186,10 @@ def run_eval(
     built = [(e, build_task(e)) for e in entries]
     run = EvalRun()
     for spec in model_specs:
-        model = _resolve_model(spec, cfg.batch_size, show_progress)
+        model = resolve_model(spec, cfg.batch_size, show_progress)
         for entry, task in built:
             name = getattr(task, "name", entry.name)
-            task_type = getattr(task, "task_type", "")
-            if model.lexical and task_type not in LEXICAL_TASK_TYPES:
+            if not model.runs(task):
                 log(f"{model.name} / {name}: not applicable (bm25 runs retrieval tasks only)")
                 run.records.append(RunRecord(model.name, name, "not applicable"))
                 continue
@@ -207,29 +208,13 @@ def run_eval(
                     f"task {name!r} returned a result for ({result.model!r}, {result.task!r}); "
                     f"expected ({model.name!r}, {name!r})"
                 )
-            result = without_non_finite(result)
-            validate(result, where=f"{model.name} / {name}")
-            _keep_mteb_json(store, result)
             path = store.save(result, inputs_hash=ihash, run_seconds=round(seconds, 3), task_config=config)
             value = result.metrics[result.main_metric]
             log(f"{model.name} / {name}: {result.main_metric} = {value:.4f} ({seconds:.1f} s) -> {path}")
             run.records.append(RunRecord(model.name, name, "ran", path, result.main_metric, value, seconds))
-        loaded = model._loaded
+        loaded = model.loaded
         if loaded is not None and hasattr(loaded, "misses"):
             run.encoded[model.name] = int(loaded.misses)
             run.cache_hits[model.name] = int(loaded.hits)
             log(f"{model.name}: encoded {loaded.misses} texts, {loaded.hits} from the cache")
     return run
-
-
-def _keep_mteb_json(store: ResultsStore, result: Any) -> None:
-    """Move mteb's own result JSON (``provenance["mteb_result"]``) to ``results/<model>/mteb/<task>.json``."""
-    native = result.provenance.pop("mteb_result", None)
-    if native is None:
-        return
-    from embedbench.io import write_json_atomic
-
-    name = safe_name(str(native.get("task_name") or result.task))
-    path = store.mteb_dir(result.model) / f"{name}.json"
-    write_json_atomic(path, native)
-    result.provenance["mteb_file"] = str(path.relative_to(store.root))

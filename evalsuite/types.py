@@ -9,12 +9,13 @@ any task without knowing it:
 - ``"ap:SCORE,LABEL"``: average precision of scores against 0/1 labels (pair classification)
 - ``"best_f1:SCORE,LABEL"``: F1 at the best threshold (pair classification)
 
-A metric missing from ``aggregations`` (e.g. mteb's own scores) has no CI.
+A metric missing from ``aggregations`` (e.g. mteb's own scores) has no CI. ``mteb_json`` is mteb's
+own result where mteb produced it: the results store files it apart (``<model>/mteb/``), never inside ours.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 
@@ -35,6 +36,7 @@ class TaskResult:
     config: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     provenance: dict[str, Any] = field(default_factory=dict)
+    mteb_json: dict[str, Any] | None = None
 
     @property
     def n_items(self) -> int:
@@ -42,8 +44,10 @@ class TaskResult:
         return len(next(iter(self.per_item.values()), []))
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (the results store writes this)."""
-        return asdict(self)
+        """JSON-ready dict of our own fields (the results store writes this; ``mteb_json`` is filed apart)."""
+        out = asdict(replace(self, mteb_json=None))
+        del out["mteb_json"]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TaskResult:

@@ -1,7 +1,7 @@
 """Semantic near-duplicates: embeddings through the shared cache, FAISS range search, connected groups.
 
 Texts are embedded with any :class:`embedbench.encode.Encoder` (``load_encoder`` gives the cached one,
-L2-normalised, so inner product is cosine). ``IndexFlatIP.range_search`` returns every pair with cosine
+L2-normalised, so inner product is cosine). ``embedbench.index.range_pairs`` returns every pair with cosine
 >= ``threshold`` (exact search; queries go in batches so memory stays bounded); groups are the
 connected components, and each keeps its first row, as in :func:`prep.dedupe.near_dedupe`.
 The threshold must be calibrated per dataset and model: 0.95 drops reworded copies, 0.8 already drops
@@ -16,25 +16,9 @@ import numpy as np
 import polars as pl
 
 from embedbench.encode import Encoder
+from embedbench.index import range_pairs
 from embedbench.prep.dedupe import ROW, component_roots, mark_groups, text_expr
 from embedbench.prep.marks import KEPT
-
-
-def range_pairs(emb: np.ndarray, threshold: float, batch: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """All pairs ``(i, j)``, ``j < i``, with inner product >= ``threshold``, by exact FAISS range search."""
-    import faiss
-
-    x = np.ascontiguousarray(emb, dtype=np.float32)
-    index = faiss.IndexFlatIP(x.shape[1])
-    index.add(x)
-    src, dst = [], []
-    for start in range(0, x.shape[0], batch):
-        lims, _, ids = index.range_search(x[start : start + batch], float(threshold))
-        rows = np.repeat(np.arange(start, start + len(lims) - 1), np.diff(lims).astype(np.int64))
-        keep = ids < rows
-        src.append(rows[keep])
-        dst.append(ids[keep].astype(np.int64))
-    return np.concatenate(src), np.concatenate(dst)
 
 
 def semantic_dedupe(

@@ -1,21 +1,23 @@
-"""Evaluation tasks: the registry of built-in tasks over the data folder, and ``get_task``.
+"""Evaluation tasks: the registry of built-in tasks, and ``get_task``.
 
 Every task is a frozen dataclass with ``name``, ``task_type`` and ``evaluate(encoder) -> TaskResult``
 (computing only; the results store writes). ``TASKS`` maps a task name to a factory, so paths are
-resolved against the data folder (``$EMBEDBENCH_DATA`` or ``../shared/data``) when the task is made.
-Names starting with ``mteb-`` run through ``mteb.evaluate``; ``mteb-<AnyTask>`` without a local class
-is mteb's own task, which reads the hub (the online path).
+resolved when the task is made: against the data folder (``$EMBEDBENCH_DATA`` or ``../shared/data``),
+or, for ``scifact-mini``, the small SciFact slice shipped in ``evalsuite/data/``.
+Names ``mteb-<Name>`` run through ``mteb.evaluate``: ``<Name>`` with a local-data class in
+``mteb_tasks.LOCAL_TASKS`` (the one list of them) reads the data folder; any other mteb task name is
+mteb's own task, which reads the hub (the online path).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from embedbench.errors import EmbedbenchError
-from embedbench.evalsuite.tasks.base import Task
-from embedbench.evalsuite.tasks.bm25 import BM25_NAME, BM25Retriever
+from embedbench.evalsuite.tasks.base import PACKAGE_DATA, Task
+from embedbench.evalsuite.tasks.bm25 import BM25Retriever
 from embedbench.evalsuite.tasks.mteb_run import MTEB_PREFIX, MtebTask
 from embedbench.evalsuite.tasks.pairclass import PairClassificationTask
 from embedbench.evalsuite.tasks.retrieval import RetrievalTask
@@ -23,52 +25,56 @@ from embedbench.evalsuite.tasks.sts import STSTask
 from embedbench.evalsuite.tasks.triplet import TripletTask
 from embedbench.paths import data_dir
 
-MTEB_LOCAL = (
-    "STSBenchmark",
-    "STS12",
-    "STS13",
-    "STS14",
-    "STS15",
-    "STS16",
-    "SciFact",
-    "Banking77Classification",
-    "Banking77Clustering",
-)
-
 
 def _sts_year(year: int) -> Callable[[], Task]:
     return lambda: STSTask(f"sts{year}", data_dir() / "sts12-16" / f"STS{year}", fmt="sts")
 
 
-def _mteb(name: str) -> Callable[[], Task]:
-    return lambda: MtebTask(MTEB_PREFIX + name, name)
-
-
 TASKS: dict[str, Callable[[], Task]] = {
     "scifact": lambda: RetrievalTask("scifact", data_dir() / "scifact", split="test"),
+    "scifact-mini": lambda: RetrievalTask("scifact-mini", PACKAGE_DATA / "scifact-mini", split="test"),
     "stsb": lambda: STSTask("stsb", data_dir() / "stsbenchmark" / "sts-test.csv", fmt="stsb"),
     **{f"sts{y}": _sts_year(y) for y in range(12, 17)},
     "snli-triplets": lambda: TripletTask("snli-triplets", data_dir() / "snli", fmt="snli", split="test"),
     "mrpc": lambda: PairClassificationTask(
         "mrpc", data_dir() / "mrpc" / "msr_paraphrase_test.txt", fmt="mrpc"
     ),
-    **{MTEB_PREFIX + n: _mteb(n) for n in MTEB_LOCAL},
 }
-"""Built-in task name -> factory."""
+"""Our own built-in tasks: name -> factory (the mteb ones are ``mteb-<Name>``, see ``local_mteb_tasks``)."""
+
+
+def local_mteb_tasks() -> Mapping[str, Callable[..., Any]]:
+    """mteb task name -> its local-data class (``mteb_tasks.LOCAL_TASKS``)."""
+    from embedbench.evalsuite.tasks.mteb_tasks import LOCAL_TASKS  # imports mteb (seconds): only when asked
+
+    return LOCAL_TASKS
+
+
+def is_builtin(name: str) -> bool:
+    """True for a name in ``TASKS`` or ``mteb-<Name>`` of a local mteb task (mteb is imported only for the latter)."""
+    if name in TASKS:
+        return True
+    return name.startswith(MTEB_PREFIX) and name[len(MTEB_PREFIX) :] in local_mteb_tasks()
+
+
+def task_names() -> list[str]:
+    """Every built-in task name: ours, then ``mteb-<Name>`` of each local mteb task."""
+    return [*TASKS, *(MTEB_PREFIX + n for n in local_mteb_tasks())]
 
 
 def get_task(name: str, **options: Any) -> Task:
     """A task by registry name, with fields overridden by ``options`` (e.g. ``path=…``, ``split="train"``).
 
-    ``mteb-<Name>`` outside the registry is mteb's own task ``<Name>`` (hub data, online only).
+    ``mteb-<Name>`` without a local-data class is mteb's own task ``<Name>`` (hub data, online only).
     """
     if name in TASKS:
         task = TASKS[name]()
     elif name.startswith(MTEB_PREFIX) and len(name) > len(MTEB_PREFIX):
-        task = MtebTask(name, name[len(MTEB_PREFIX) :], online=True)
+        mteb_name = name[len(MTEB_PREFIX) :]
+        task = MtebTask(name, mteb_name, online=mteb_name not in local_mteb_tasks())
     else:
         raise EmbedbenchError(
-            f"unknown task {name!r}; known tasks: {', '.join(TASKS)} (or mteb-<any mteb task name>)"
+            f"unknown task {name!r}; known tasks: {', '.join(task_names())} (or mteb-<any mteb task name>)"
         )
     if options:
         fields = {f.name for f in dataclasses.fields(task)}  # type: ignore[arg-type]
@@ -81,29 +87,14 @@ def get_task(name: str, **options: Any) -> Task:
     return task
 
 
-def load_model(name: str, **encoder_options: Any) -> Any:
-    """What tasks evaluate: ``"bm25"`` is the BM25 baseline (retrieval only), any other name an encoder
-    from ``embedbench.encode.load_encoder`` (registry name or model folder) behind the shared cache."""
-    if name == BM25_NAME:
-        return BM25Retriever()
-    from embedbench.encode import load_encoder
-
-    return load_encoder(name, **encoder_options)
-
-
-def supports(task: Task, model: object) -> bool:
-    """Whether ``task`` can evaluate ``model`` (lexical retrievers only fit retrieval tasks)."""
-    from embedbench.encode import Encoder
-
-    return isinstance(model, Encoder) or task.task_type == "retrieval"
-
-
 __all__ = [
+    "PACKAGE_DATA",
     "TASKS",
     "Task",
     "get_task",
-    "load_model",
-    "supports",
+    "is_builtin",
+    "local_mteb_tasks",
+    "task_names",
     "BM25Retriever",
     "RetrievalTask",
     "STSTask",

@@ -16,7 +16,10 @@ from embedbench.encode import Encoder
 from embedbench.errors import EmbedbenchError
 from embedbench.evalsuite.types import TaskResult
 from embedbench.io import file_sha256, provenance, tree_sha256
-from embedbench.paths import data_dir, repo_root
+from embedbench.paths import data_dir
+
+PACKAGE_DATA = Path(__file__).resolve().parent.parent / "data"
+"""Evaluation data shipped with embedbench (``evalsuite/data/``; its READMEs give sources and licences)."""
 
 
 @runtime_checkable
@@ -68,10 +71,11 @@ def dataset_hash(*paths: str | Path) -> str:
 
 
 def dataset_label(path: str | Path, split: str | None = None) -> str:
-    """Short dataset name: the path relative to the data folder (or the project) when inside it, plus the split."""
+    """Short dataset name: the path relative to the data folder, the shipped data or the working directory
+    when inside one of them, plus the split."""
     p = Path(path).resolve()
     label = str(p)
-    for root in (data_dir(), repo_root(), Path.cwd()):
+    for root in (data_dir(), PACKAGE_DATA, Path.cwd()):
         try:
             label = str(p.relative_to(root.resolve()))
             break

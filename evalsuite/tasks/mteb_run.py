@@ -2,9 +2,10 @@
 
 ``MtebEncoder`` is an mteb encoder (``AbsEncoder``) whose ``encode`` sends mteb's texts through our
 ``Encoder``: a text already embedded by any step (prep, training, our own tasks) is not encoded again.
-``run_mteb`` calls ``mteb.evaluate`` and returns, per task, mteb's JSON result (``TaskResult.to_dict()``,
-JSON-safe) and the same scores as our ``TaskResult`` (no per-item columns, so no CI). ``MtebTask`` is
-the registry entry: one mteb task behind our ``Task`` contract.
+``run_mteb`` calls ``mteb.evaluate`` and returns, per task, the scores as our ``TaskResult`` (no per-item
+columns, so no CI) with mteb's own JSON result (``TaskResult.to_dict()``, JSON-safe) in its ``mteb_json``
+field, which the results store files apart. ``MtebTask`` is the registry entry: one mteb task behind our
+``Task`` contract.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ import functools
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from embedbench.encode import Encoder
-from embedbench.evalsuite.tasks.base import encode_texts, model_fingerprint, require_encoder
+from embedbench.evalsuite.tasks.base import dataset_label, encode_texts, model_fingerprint, require_encoder
 from embedbench.evalsuite.types import TaskResult
 from embedbench.io import provenance
 
@@ -82,14 +83,6 @@ def mteb_encoder(encoder: Encoder) -> Any:
     return _encoder_class()(encoder)
 
 
-@dataclass(frozen=True)
-class MtebRun:
-    """One task's outcome: mteb's own JSON result and our ``TaskResult`` view of it."""
-
-    native: dict[str, Any]
-    result: TaskResult
-
-
 def _flat_scores(scores: list[dict[str, Any]]) -> dict[str, float]:
     """Scalar scores of one split; with several subsets (languages) they are prefixed ``subset/``."""
     out: dict[str, float] = {}
@@ -104,21 +97,16 @@ def _flat_scores(scores: list[dict[str, Any]]) -> dict[str, float]:
 
 def _dataset_name(path: str) -> str:
     """A local task's folder relative to the data folder (never a machine path); hub names as given."""
-    from pathlib import Path
-
-    from embedbench.evalsuite.tasks.base import dataset_label
-
     return dataset_label(path) if Path(path).exists() else path
 
 
 def to_task_result(native: dict[str, Any], task: Any, encoder: Encoder, seconds: float) -> TaskResult:
-    """Our ``TaskResult`` for one mteb result (main metric = the task's ``main_score``; no per-item data)."""
+    """Our ``TaskResult`` for one mteb result (main metric = the task's ``main_score``; no per-item data),
+    carrying ``native`` as its ``mteb_json``."""
     meta = task.metadata
     split = meta.eval_splits[0]
     metrics = _flat_scores(native["scores"][split])
     main = meta.main_score if meta.main_score in metrics else "main_score"
-    prov = provenance()
-    prov["mteb_result"] = native
     return TaskResult(
         task=MTEB_PREFIX + meta.name,
         task_type="mteb",
@@ -130,28 +118,20 @@ def to_task_result(native: dict[str, Any], task: Any, encoder: Encoder, seconds:
         metrics=metrics,
         config={"mteb_task": meta.name, "mteb_type": meta.type, "split": split},
         seconds=round(seconds, 3),
-        provenance=prov,
+        provenance=provenance(),
+        mteb_json=native,
     )
 
 
-def run_mteb(
-    encoder: Encoder,
-    tasks: Sequence[Any],
-    *,
-    cache_dir: str | Path | None = None,
-    overwrite: str = "always",
-    batch_size: int = 64,
-) -> list[MtebRun]:
-    """Evaluate ``encoder`` on mteb ``tasks`` with ``mteb.evaluate``.
+def run_mteb(encoder: Encoder, tasks: Sequence[Any], *, batch_size: int = 64) -> list[TaskResult]:
+    """Evaluate ``encoder`` on mteb ``tasks`` with ``mteb.evaluate`` (computing only: mteb writes no files).
 
     Args:
         encoder: our encoder (its cache makes repeated texts free).
         tasks: mteb task objects (e.g. from ``mteb_tasks.mteb_task``).
-        cache_dir: mteb's ``ResultCache`` folder, where mteb writes its own JSON files; None: nothing written.
-        overwrite: mteb's overwrite strategy (``always``, ``only-missing``, ``never``…).
         batch_size: passed to mteb's dataloaders.
     """
-    import mteb
+    import mteb  # seconds to import: only when an mteb task runs
 
     encoder = require_encoder(encoder, ", ".join(t.metadata.name for t in tasks))
     model = mteb_encoder(encoder)
@@ -159,25 +139,25 @@ def run_mteb(
     out = mteb.evaluate(
         model,
         list(tasks),
-        cache=mteb.ResultCache(str(cache_dir)) if cache_dir is not None else None,
-        overwrite_strategy=overwrite,
+        cache=None,
+        overwrite_strategy="always",
         encode_kwargs={"batch_size": batch_size, "show_progress_bar": False},
         show_progress_bar=False,
         co2_tracker=False,
         raise_error=True,
     )
     by_name = {t.metadata.name: t for t in tasks}
-    runs = []
+    results = []
     for tr in out.task_results:
         native = json.loads(json.dumps(tr.to_dict(), default=str))
         seconds = float(native.get("evaluation_time") or (time.perf_counter() - started))
-        runs.append(MtebRun(native, to_task_result(native, by_name[tr.task_name], encoder, seconds)))
-    return runs
+        results.append(to_task_result(native, by_name[tr.task_name], encoder, seconds))
+    return results
 
 
 @dataclass(frozen=True)
 class MtebTask:
-    """One mteb task behind our ``Task`` contract (its mteb JSON is kept in ``provenance["mteb_result"]``).
+    """One mteb task behind our ``Task`` contract (the result carries mteb's JSON in ``mteb_json``).
 
     Args:
         name: our task name (``"mteb-STSBenchmark"``).
@@ -196,13 +176,12 @@ class MtebTask:
 
     def build(self) -> Any:
         """The mteb task object."""
-        from embedbench.evalsuite.tasks.mteb_tasks import mteb_task
+        from embedbench.evalsuite.tasks.mteb_tasks import mteb_task  # imports mteb (seconds): only when run
 
         return mteb_task(self.mteb_name, self.path, self.online)
 
     def evaluate(self, encoder: Encoder) -> TaskResult:
-        """Run the task through ``mteb.evaluate``; returns our view of mteb's result."""
-        result = run_mteb(encoder, [self.build()], batch_size=self.batch_size)[0].result
-        result.task = self.name
-        result.config.update({"path": str(self.path) if self.path else None, "online": self.online})
-        return result
+        """Run the task through ``mteb.evaluate``; returns our view of mteb's result, under this task's name."""
+        result = run_mteb(encoder, [self.build()], batch_size=self.batch_size)[0]
+        config = {**result.config, "path": str(self.path) if self.path else None, "online": self.online}
+        return replace(result, task=self.name, config=config)

@@ -29,6 +29,7 @@ from mteb.tasks.sts.eng.sts15_sts import STS15STS
 from mteb.tasks.sts.eng.sts16_sts import STS16STS
 from mteb.tasks.sts.eng.sts_benchmark_sts import STSBenchmarkSTS
 
+from embedbench.data import read_beir, read_labelled, read_sts_gold, read_stsb
 from embedbench.errors import EmbedbenchError
 from embedbench.evalsuite.tasks.base import dataset_hash
 from embedbench.paths import data_dir
@@ -86,8 +87,6 @@ class LocalSTSBenchmark(LocalDataMixin, STSBenchmarkSTS):
     hashed_files = ("sts-test.csv",)
 
     def _read(self) -> Any:
-        from embedbench.data import read_stsb
-
         return _sts_dataset(read_stsb(self.path / "sts-test.csv"))
 
 
@@ -95,8 +94,6 @@ class _LocalSemEvalSTS(LocalDataMixin):
     """One STS12–16 year folder, every sub-set pooled (as mteb's hub copies are), unscored pairs skipped."""
 
     def _read(self) -> Any:
-        from embedbench.data import read_sts_gold
-
         return _sts_dataset(read_sts_gold(self.path))
 
 
@@ -139,8 +136,6 @@ class LocalSciFact(LocalDataMixin, SciFact):
     def _read(self) -> Any:
         from datasets import Dataset
 
-        from embedbench.data import read_beir
-
         data = read_beir(self.path, "test")
         corpus = data.corpus.select(pl.col("doc_id").alias("id"), "title", "text")
         queries = data.queries.select(pl.col("query_id").alias("id"), "text")
@@ -155,8 +150,6 @@ class LocalSciFact(LocalDataMixin, SciFact):
 
 def _banking_frames(path: Path) -> tuple[Any, Any, list[str]]:
     """Banking77 train and test frames (text, label) and the label list (``categories.json`` order)."""
-    from embedbench.data import read_labelled
-
     cats_path = path / "categories.json"
     labels = json.loads(cats_path.read_text(encoding="utf-8")) if cats_path.is_file() else None
     train = read_labelled(path / "train.csv", labels=labels)
@@ -225,16 +218,20 @@ class Banking77Clustering(LocalDataMixin, AbsTaskClustering):
 
 
 LOCAL_TASKS: dict[str, Callable[..., Any]] = {
-    "STSBenchmark": LocalSTSBenchmark,
-    "STS12": LocalSTS12,
-    "STS13": LocalSTS13,
-    "STS14": LocalSTS14,
-    "STS15": LocalSTS15,
-    "STS16": LocalSTS16,
-    "SciFact": LocalSciFact,
-    "Banking77Classification": LocalBanking77Classification,
-    "Banking77Clustering": Banking77Clustering,
+    cls.metadata.name: cls
+    for cls in (
+        LocalSTSBenchmark,
+        LocalSTS12,
+        LocalSTS13,
+        LocalSTS14,
+        LocalSTS15,
+        LocalSTS16,
+        LocalSciFact,
+        LocalBanking77Classification,
+        Banking77Clustering,
+    )
 }
+"""The one list of mteb tasks with local data: mteb's task name -> its class (the registry's ``mteb-<name>``)."""
 
 
 def mteb_task(name: str, path: str | Path | None = None, online: bool = False) -> Any:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import polars as pl
 
+from embedbench.data import read_mrpc, read_table
+from embedbench.data.shapes import BINARY_PAIR
 from embedbench.encode import Encoder
 from embedbench.errors import EmbedbenchError
 from embedbench.evalsuite.metrics import average_precision, best_f1, cosine_pairs
@@ -34,9 +36,6 @@ def read_binary_pairs(path: Path, fmt: str) -> pl.DataFrame:
 
     ``fmt``: ``mrpc`` (an MRPC TSV) or ``table`` (CSV/TSV/JSONL/Parquet with those columns).
     """
-    from embedbench.data import read_mrpc, read_table
-    from embedbench.data.shapes import BINARY_PAIR
-
     if fmt == "mrpc":
         df = read_mrpc(path)
     elif fmt == "table":

@@ -1,7 +1,7 @@
 """Retrieval on a BEIR folder (SciFact here): nDCG@10, MRR@10, recall@k, MAP@100… with per-query scores.
 
-The model is either an embedding ``Encoder`` (searched exactly with FAISS inner product over
-L2-normalised vectors, i.e. cosine, queries in batches so memory stays bounded) or a lexical
+The model is either an embedding ``Encoder`` (searched exactly through ``embedbench.index``: inner
+product over L2-normalised vectors, i.e. cosine, queries in batches so memory stays bounded) or a lexical
 ``Retriever`` such as the BM25 baseline: anything with ``index(corpus) -> SearchIndex`` whose
 ``search(queries, k)`` returns the top-k corpus positions and scores.
 
@@ -20,6 +20,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from embedbench.data import read_beir
 from embedbench.encode import Encoder
 from embedbench.errors import EmbedbenchError
 from embedbench.evalsuite.metrics import ir_metrics, parse_ir_metric, relevance
@@ -31,6 +32,7 @@ from embedbench.evalsuite.tasks.base import (
     encode_texts,
 )
 from embedbench.evalsuite.types import TaskResult
+from embedbench.index import IndexPlan, build_index, l2_normalised, search
 
 DEFAULT_METRICS = (
     "ndcg@10",
@@ -59,8 +61,15 @@ class SearchIndex(Protocol):
 class Retriever(Protocol):
     """Something that indexes a corpus for search (a dense encoder wrapper, BM25…)."""
 
-    name: str
-    fingerprint: str
+    @property
+    def name(self) -> str:
+        """The name results are filed under."""
+        ...
+
+    @property
+    def fingerprint(self) -> str:
+        """What changes when its rankings may change."""
+        ...
 
     def index(self, corpus: Sequence[str]) -> SearchIndex:
         """Index ``corpus`` (texts in position order)."""
@@ -68,32 +77,22 @@ class Retriever(Protocol):
 
 
 class DenseIndex:
-    """Exact cosine search: FAISS ``IndexFlatIP`` over L2-normalised corpus embeddings."""
+    """Exact cosine search over L2-normalised corpus embeddings (``embedbench.index``, flat inner product)."""
 
     def __init__(self, encoder: Encoder, doc_emb: np.ndarray, query_batch: int) -> None:
-        import faiss
-
         self.encoder = encoder
         self.query_batch = query_batch
-        emb = np.ascontiguousarray(doc_emb, dtype=np.float32).copy()
-        faiss.normalize_L2(emb)
-        self.index = faiss.IndexFlatIP(emb.shape[1])
-        self.index.add(emb)
+        self.index = build_index(l2_normalised(doc_emb), IndexPlan("flat"))
 
     def search(self, queries: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """Encode queries ``query_batch`` at a time and return the exact top-``k`` by cosine."""
-        import faiss
-
-        ids, scores = [], []
+        ids, scores = [np.zeros((0, k), dtype=np.int64)], [np.zeros((0, k), dtype=np.float32)]
         for start in range(0, len(queries), self.query_batch):
-            q = np.ascontiguousarray(encode_texts(self.encoder, queries[start : start + self.query_batch]))
-            faiss.normalize_L2(q)
-            s, i = self.index.search(q, k)
+            q = l2_normalised(encode_texts(self.encoder, queries[start : start + self.query_batch]))
+            s, i = search(self.index, q, k, batch_size=self.query_batch)
             ids.append(i)
             scores.append(s)
-        if not ids:
-            return np.zeros((0, k), dtype=np.int64), np.zeros((0, k), dtype=np.float32)
-        return np.concatenate(ids).astype(np.int64), np.concatenate(scores)
+        return np.concatenate(ids), np.concatenate(scores)
 
 
 @dataclass(frozen=True)
@@ -184,8 +183,6 @@ class RetrievalTask:
 
     def evaluate(self, encoder: Encoder | Retriever) -> TaskResult:
         """Rank the corpus for every judged query and score the rankings against the qrels."""
-        from embedbench.data import read_beir
-
         started = time.perf_counter()
         folder = Path(self.path)
         data = read_beir(folder, self.split)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from embedbench.data import read_sts_gold, read_stsb, read_table
 from embedbench.encode import Encoder
 from embedbench.errors import EmbedbenchError
 from embedbench.evalsuite.metrics import cosine_pairs, pearson, spearman
@@ -37,8 +38,6 @@ def read_scored(path: Path, fmt: str) -> pl.DataFrame:
     ``fmt``: ``stsb`` (one STS Benchmark TSV), ``sts`` (an STS12–16 year folder, all its sub-sets
     pooled, as mteb scores them) or ``table`` (CSV/TSV/JSONL/Parquet with those columns, score in [0, 1]).
     """
-    from embedbench.data import read_sts_gold, read_stsb, read_table
-
     if fmt == "stsb":
         df = read_stsb(path).with_columns(pl.col("row").cast(pl.String).alias("id"))
     elif fmt == "sts":

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
+from embedbench.data import read_snli, read_table, snli_triplets
 from embedbench.encode import Encoder
 from embedbench.errors import EmbedbenchError
 from embedbench.evalsuite.metrics import cosine_pairs, triplet_accuracy
@@ -36,8 +37,6 @@ def read_triplets(path: Path, fmt: str, split: str = "test", both_directions: bo
     or ``table`` (a CSV/TSV/JSONL/Parquet file with ``anchor, positive, negative`` columns, e.g. a
     prepared triplet set).
     """
-    from embedbench.data import read_snli, read_table, snli_triplets
-
     if fmt == "snli":
         df = snli_triplets(read_snli(path, split), both_directions=both_directions)
     elif fmt == "table":

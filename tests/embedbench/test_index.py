@@ -1,4 +1,4 @@
-"""The FAISS layer of mining: index choice, exact vs IVF search, batching, k clamped to the corpus."""
+"""The one FAISS wrapper: index choice, exact vs IVF search, batching, k clamped or padded, range search."""
 
 from __future__ import annotations
 
@@ -6,7 +6,17 @@ import numpy as np
 import pytest
 
 from embedbench.errors import EmbedbenchError
-from embedbench.index import IndexPlan, build_index, exact_topk, plan_index, recall_at_k, search_batches
+from embedbench.index import (
+    IndexPlan,
+    build_index,
+    exact_topk,
+    l2_normalised,
+    plan_index,
+    range_pairs,
+    recall_at_k,
+    search,
+    search_batches,
+)
 
 
 def unit(x):
@@ -65,3 +75,35 @@ def test_recall_at_k_by_hand():
     exact = np.array([[1, 2, 3], [4, 5, 6]])
     approx = np.array([[3, 2, 9], [-1, -1, -1]])
     assert recall_at_k(approx, exact, 3) == pytest.approx(2 / 6)
+
+
+def test_search_pads_to_k_and_matches_exact_topk(clustered):
+    base, queries = clustered
+    index = build_index(base[:5], IndexPlan("flat"))
+    scores, ids = search(index, queries[:3], 8, batch_size=2)
+    assert ids.shape == scores.shape == (3, 8) and ids.dtype == np.int64
+    assert (ids[:, 5:] == -1).all() and np.isneginf(scores[:, 5:]).all()  # only 5 vectors exist
+    assert sorted(ids[0, :5]) == [0, 1, 2, 3, 4]
+    s, i = exact_topk(base, queries, 10)
+    s2, i2 = search(build_index(base, IndexPlan("flat")), queries, 10)
+    assert (i == i2).all() and np.allclose(s, s2)
+
+
+def test_range_pairs_match_numpy(clustered):
+    base, _ = clustered
+    x = base[:400]
+    src, dst = range_pairs(x, 0.9, batch_size=64)
+    sims = x @ x.T
+    expect = {(i, j) for i, j in zip(*np.nonzero(sims >= 0.9), strict=True) if j < i}
+    got = set(zip(src.tolist(), dst.tolist(), strict=True))
+    assert (dst < src).all() and src.dtype == dst.dtype == np.int64
+    # float32 sums may differ in the last bit at the threshold; nothing else may differ
+    assert {p for p in got ^ expect if abs(sims[p] - 0.9) > 1e-5} == set()
+    assert len(got) > 100
+
+
+def test_l2_normalised_is_a_unit_copy():
+    x = np.array([[3.0, 4.0], [0.0, 0.0]])
+    out = l2_normalised(x)
+    assert out.dtype == np.float32 and np.allclose(out, [[0.6, 0.8], [0.0, 0.0]])
+    assert x[0, 0] == 3.0  # the input is untouched

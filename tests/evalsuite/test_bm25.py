@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from embedbench.errors import EmbedbenchError
-from embedbench.evalsuite.tasks import get_task, load_model, supports
+from embedbench.evalsuite.runner import resolve_model
+from embedbench.evalsuite.tasks import get_task
 from embedbench.evalsuite.tasks.bm25 import BM25Retriever
 from embedbench.evalsuite.tasks.retrieval import Retriever
 
@@ -38,8 +39,9 @@ def test_settings_and_protocol():
         a.name == "bm25" and a.fingerprint != b.fingerprint and a.fingerprint == BM25Retriever().fingerprint
     )
     assert isinstance(a, Retriever)
-    assert isinstance(load_model("bm25"), BM25Retriever)
-    assert supports(get_task("scifact"), a) and not supports(get_task("stsb"), a)
+    bm25 = resolve_model("bm25")
+    assert isinstance(bm25.get(), BM25Retriever)
+    assert bm25.runs(get_task("scifact")) and not bm25.runs(get_task("stsb"))
     with pytest.raises(EmbedbenchError, match="empty"):
         a.index([])
 

@@ -1,5 +1,5 @@
 """Local-data mteb tasks: each loads the real files offline with mteb's layout; mteb.evaluate runs through our
-cached encoder (texts encoded once); results convert to our TaskResult and keep mteb's JSON."""
+cached encoder (texts encoded once); results convert to our TaskResult and carry mteb's JSON apart."""
 
 from __future__ import annotations
 
@@ -90,25 +90,24 @@ def test_mteb_evaluate_through_the_cache(tiny, tmp_path):
 
     sts, bank = write_toy_data(tmp_path / "data")
     tasks = [LocalSTS12(sts), LocalBanking77Classification(bank), Banking77Clustering(bank)]
-    runs = run_mteb(tiny, tasks, cache_dir=tmp_path / "mteb")
-    assert [r.result.task for r in runs] == [
+    runs = run_mteb(tiny, tasks)
+    assert [r.task for r in runs] == [
         "mteb-STS12",
         "mteb-Banking77Classification",
         "mteb-Banking77Clustering",
     ]
     for run, main in zip(runs, ("cosine_spearman", "accuracy", "v_measure"), strict=True):
-        assert run.result.main_metric == main and run.result.task_type == "mteb"
-        assert -1.0 <= run.result.metrics[main] <= 1.0
-        assert run.result.per_item == {} and run.result.model == "tiny"
+        assert run.main_metric == main and run.task_type == "mteb"
+        assert -1.0 <= run.metrics[main] <= 1.0
+        assert run.per_item == {} and run.model == "tiny"
         assert (
-            run.result.dataset_hash.startswith("local-")
-            and run.result.dataset_hash == run.native["dataset_revision"]
+            run.dataset_hash.startswith("local-")
+            and run.dataset_hash == run.mteb_json["dataset_revision"]
         )
-        assert run.native["task_name"] == run.result.config["mteb_task"]
-        assert run.native["scores"]["test"][0]["main_score"] == pytest.approx(run.result.metrics[main])
-        json.dumps(run.result.to_dict())  # mteb's JSON rides along, JSON-safe
-    # mteb's own result files, in mteb's cache layout
-    assert len(list((tmp_path / "mteb").rglob("STS12.json"))) == 1
+        assert run.mteb_json["task_name"] == run.config["mteb_task"]
+        assert run.mteb_json["scores"]["test"][0]["main_score"] == pytest.approx(run.metrics[main])
+        json.dumps(run.mteb_json)  # mteb's JSON, JSON-safe
+        assert "mteb_json" not in run.to_dict()  # filed apart by the results store, never inside ours
     # 25 + 2 STS pairs -> 7 distinct sentences; banking: 50 train + 20 test texts (clustering reuses the test ones)
     assert tiny.misses == 7 + 50 + 20
     run_mteb(tiny, [LocalSTS12(sts)])  # a second run finds every text in the cache
@@ -170,3 +169,15 @@ def test_wrapper_applies_the_models_query_and_document_prompts():
     wrapper.encode([{"text": ["d"]}], **kw)
     assert seen == [("query: ", ["a", "b"]), ("", ["c"]), ("", ["d"])]
     assert wrapper.mteb_model_meta.name == "embedbench/fake"
+
+
+def test_one_list_of_local_mteb_tasks():
+    """The registry's mteb-<Name> entries come from mteb_tasks.LOCAL_TASKS alone, keyed by mteb's own names."""
+    from embedbench.evalsuite.tasks import is_builtin, task_names
+
+    assert all(cls.metadata.name == name for name, cls in LOCAL_TASKS.items())
+    mteb_names = [n for n in task_names() if n.startswith("mteb-")]
+    assert mteb_names == [f"mteb-{n}" for n in LOCAL_TASKS]
+    for name in mteb_names:
+        assert is_builtin(name) and not get_task(name).online
+    assert is_builtin("stsb") and not is_builtin("mteb-ArguAna") and not is_builtin("nope")

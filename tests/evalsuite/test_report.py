@@ -112,3 +112,18 @@ def test_notes_appear_under_the_summary(store, tmp_path):
     text = build_report(store, tmp_path / "r", "n", baseline="base", n_boot=200, notes=["Left out: mpnet."]).read_text()
     summary, rest = text.split("## Summary", 1)
     assert "> Left out: mpnet." in rest.split("\n## ", 1)[0]
+
+
+def test_rendering_is_pure_and_figures_are_a_separate_step(store, tmp_path):
+    from embedbench.evalsuite.report import plan_figures, render
+
+    a = analyse(store.load_all(), baseline="base", n_boot=200)
+    planned = plan_figures(a)
+    before = sorted(tmp_path.rglob("*"))
+    text = render(a, name="p", figures=planned, rel="p_files", command="c", rendered="2026-01-01T00:00:00+00:00")
+    assert sorted(tmp_path.rglob("*")) == before  # rendering writes nothing
+    assert "rendered 2026-01-01T00:00:00+00:00" in text
+    for f in planned:
+        assert f"![{f.alt}](p_files/{f.file})" in text
+    path = planned[0].draw(tmp_path / "figs")
+    assert path == tmp_path / "figs" / planned[0].file and path.read_bytes()[:4] == b"\x89PNG"

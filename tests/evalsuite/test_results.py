@@ -114,3 +114,25 @@ def test_non_finite_secondary_metric_is_dropped_and_recorded(tmp_path):
     r.main_metric = "nauc_recall_at_1000_max"
     with pytest.raises(EmbedbenchError, match="finite number"):
         store.save(r)
+
+
+def test_display_name_is_pure(tmp_path, monkeypatch):
+    """Naming a model for its results reads the spec (and a folder's recorded name), nothing else."""
+    import embedbench.models
+    from embedbench.evalsuite.results import display_name
+
+    def refuse(*a, **k):
+        raise AssertionError("naming must not resolve, build or fingerprint a model")
+
+    monkeypatch.setattr(embedbench.models, "resolve", refuse)
+    monkeypatch.setattr(embedbench.models, "model_fingerprint", refuse)
+    folder = tmp_path / "runs" / "out"
+    folder.mkdir(parents=True)
+    (folder / "embedbench.json").write_text(json.dumps({"name": "run-1"}))
+    before = sorted(tmp_path.rglob("*"))
+    assert display_name(str(folder)) == "run-1"
+    assert display_name(f"{folder}@onnx-int8") == "run-1@onnx-int8"
+    assert display_name(str(tmp_path / "runs")) == "runs"
+    assert display_name("all-MiniLM-L6-v2@onnx-int8") == "all-MiniLM-L6-v2@onnx-int8"
+    assert display_name("bm25") == "bm25" and display_name("org/model") == "org/model"
+    assert sorted(tmp_path.rglob("*")) == before

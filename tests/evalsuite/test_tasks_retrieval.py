@@ -105,7 +105,7 @@ def test_scifact_matches_sentence_transformers_and_mteb(shared_data, st_shim):
     st = InformationRetrievalEvaluator(queries, corpus, relevant, name="scifact", write_csv=False)(
         st_shim(enc)
     )
-    mteb_scores = run_mteb(enc, [LocalSciFact()])[0].native["scores"]["test"][0]
+    mteb_scores = run_mteb(enc, [LocalSciFact()])[0].mteb_json["scores"]["test"][0]
 
     assert ours.metrics["ndcg@10"] == pytest.approx(st["scifact_cosine_ndcg@10"], abs=1e-4)
     assert ours.metrics["mrr@10"] == pytest.approx(st["scifact_cosine_mrr@10"], abs=1e-4)
@@ -115,3 +115,16 @@ def test_scifact_matches_sentence_transformers_and_mteb(shared_data, st_shim):
     assert ours.metrics["recall@100"] == pytest.approx(mteb_scores["recall_at_100"], abs=1e-4)
     assert ours.metrics["ndcg@10"] == pytest.approx(0.6451, abs=1e-4)  # MTEB leaderboard figure for MiniLM-L6
     assert enc.misses == encoded_by_ours, "the reference runs must take every embedding from the shared cache"
+
+
+def test_scifact_mini_is_a_builtin_task_on_shipped_data():
+    """Profiles say "scifact-mini": the slice ships in evalsuite/data (not a test fixture), its bytes fixed."""
+    from embedbench.evalsuite.tasks import PACKAGE_DATA
+    from embedbench.evalsuite.tasks.base import dataset_hash
+
+    task = get_task("scifact-mini")
+    assert isinstance(task, RetrievalTask) and task.name == "scifact-mini" and task.split == "test"
+    assert task.path == PACKAGE_DATA / "scifact-mini" and "tests" not in task.path.parts
+    files = [task.path / "corpus.jsonl", task.path / "queries.jsonl", task.path / "qrels" / "test.tsv"]
+    assert dataset_hash(*files) == "f3bb13b3ddb502c9"  # the hash tests/e2e/expected.json records
+    assert (task.path / "README.md").is_file()

@@ -86,11 +86,11 @@ def test_stsb_matches_sentence_transformers_and_mteb(shared_data, st_shim):
     st = EmbeddingSimilarityEvaluator(
         df["sentence1"].to_list(), df["sentence2"].to_list(), df["score"].to_list(), write_csv=False
     )(st_shim(enc))
-    mteb_run = run_mteb(enc, [LocalSTSBenchmark()])[0]
+    mteb_result = run_mteb(enc, [LocalSTSBenchmark()])[0]
 
     assert ours.n_items == 1379
     assert ours.metrics["spearman"] == pytest.approx(st["spearman_cosine"], abs=1e-4)
     assert ours.metrics["pearson"] == pytest.approx(st["pearson_cosine"], abs=1e-4)
-    assert ours.metrics["spearman"] == pytest.approx(mteb_run.result.metrics["cosine_spearman"], abs=1e-4)
-    assert ours.metrics["pearson"] == pytest.approx(mteb_run.result.metrics["cosine_pearson"], abs=1e-4)
+    assert ours.metrics["spearman"] == pytest.approx(mteb_result.metrics["cosine_spearman"], abs=1e-4)
+    assert ours.metrics["pearson"] == pytest.approx(mteb_result.metrics["cosine_pearson"], abs=1e-4)
     assert ours.metrics["spearman"] == pytest.approx(0.8203, abs=5e-5)
