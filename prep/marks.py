@@ -53,12 +53,6 @@ class Partitioned:
     kept: pl.DataFrame
     dropped: pl.DataFrame
 
-    @property
-    def drop_ratio(self) -> float:
-        """Fraction of rows dropped."""
-        total = self.kept.height + self.dropped.height
-        return self.dropped.height / total if total else 0.0
-
 
 def init_marks(frame: pl.DataFrame, source_label: str | None = None) -> pl.DataFrame:
     """Add ``row_id`` (0-based position), ``ref`` (``source:row``) and empty mark columns.

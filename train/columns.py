@@ -1,59 +1,20 @@
-"""Dataset shapes as sentence-transformers losses read them, and the checks that run before training.
+"""Does a dataset fit its loss? The column and value checks that run before a model loads.
 
-A prepared Parquet file is recognised by its column names (the prep contract, ``prep/schemas.py``):
-
-========================  ==============================================  ==========================
-shape                     columns (in this order)                         what the loss gets
-========================  ==============================================  ==========================
-``pairs``                 ``anchor, positive``                            2 texts
-``triplets``              ``anchor, positive, negative``                  3 texts
-``n-tuples``              ``anchor, positive, negative_1 .. negative_n``  2 + n texts
-``scored``                ``sentence1, sentence2, score``                 2 texts + float score
-``binary-pairs``          ``sentence1, sentence2, label`` (0/1)           2 texts + 0/1 label
-``pair-class``            ``premise, hypothesis, label``                  2 texts + class id
-``labelled``              ``text, label``                                 1 text + class id
-========================  ==============================================  ==========================
-
-Other columns (provenance such as ``query_id``, ``row``) are not fed to the loss. String labels are
-mapped to integers in sorted order, and the mapping is returned so the run can record it.
+A prepared Parquet file is recognised by its column names (the shape vocabulary,
+``embedbench.data.shapes``); each loss accepts some shapes (``train.losses``). Other columns
+(provenance such as ``query_id``, ``row``) are not fed to the loss. String labels are mapped to
+integers in sorted order, and the mapping is returned so the run can record it.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
+from embedbench.data.shapes import SHAPE_COLUMNS, Shape, detect_shape
 from embedbench.errors import EmbedbenchError
-
-SHAPES: dict[str, tuple[str, ...]] = {
-    "pairs": ("anchor", "positive"),
-    "triplets": ("anchor", "positive", "negative"),
-    "n-tuples": ("anchor", "positive", "negative_1", "..", "negative_n"),
-    "scored": ("sentence1", "sentence2", "score"),
-    "binary-pairs": ("sentence1", "sentence2", "label"),
-    "pair-class": ("premise", "hypothesis", "label"),
-    "labelled": ("text", "label"),
-}
-"""Shape name -> its columns, for messages (``n-tuples`` has 2 or more numbered negatives)."""
-
-_NEG = re.compile(r"^negative_(\d+)$")
-
-
-@dataclass(frozen=True)
-class Shape:
-    """A recognised dataset shape: its name, the text columns and the label/score column (if any)."""
-
-    name: str
-    texts: tuple[str, ...]
-    target: str | None = None
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        """The columns the loss receives, in order."""
-        return self.texts + ((self.target,) if self.target else ())
 
 
 @dataclass(frozen=True)
@@ -75,33 +36,9 @@ class CheckedData:
         return 0
 
 
-def detect_shape(columns: list[str]) -> Shape | None:
-    """The shape whose columns are present in ``columns`` (most specific first), or None."""
-    cols = set(columns)
-    negatives = sorted((int(m.group(1)), c) for c in columns if (m := _NEG.match(c)))
-    if {"anchor", "positive"} <= cols:
-        if negatives:
-            numbers = [n for n, _ in negatives]
-            if numbers != list(range(1, len(numbers) + 1)):
-                return None
-            return Shape("n-tuples", ("anchor", "positive", *(c for _, c in negatives)))
-        if "negative" in cols:
-            return Shape("triplets", ("anchor", "positive", "negative"))
-        return Shape("pairs", ("anchor", "positive"))
-    if {"sentence1", "sentence2", "score"} <= cols:
-        return Shape("scored", ("sentence1", "sentence2"), "score")
-    if {"sentence1", "sentence2", "label"} <= cols:
-        return Shape("binary-pairs", ("sentence1", "sentence2"), "label")
-    if {"premise", "hypothesis", "label"} <= cols:
-        return Shape("pair-class", ("premise", "hypothesis"), "label")
-    if {"text", "label"} <= cols:
-        return Shape("labelled", ("text",), "label")
-    return None
-
-
 def expected_columns(shapes: tuple[str, ...]) -> str:
     """Human-readable list of acceptable column sets, e.g. ``(sentence1, sentence2, score) [scored]``."""
-    return " or ".join(f"({', '.join(SHAPES[s])}) [{s}]" for s in shapes)
+    return " or ".join(f"({', '.join(SHAPE_COLUMNS[s])}) [{s}]" for s in shapes)
 
 
 def _mismatch(loss: str, shapes: tuple[str, ...], found: list[str], where: str, why: str = "") -> EmbedbenchError:

@@ -26,10 +26,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from embedbench.config import DEFAULT_CONFIG, load_toml, validate_section
+from embedbench.config import (
+    DEFAULT_CONFIG,
+    MODELS_DIR,
+    PREPARED_DIR,
+    RUN,
+    Experiment,
+    StrictModel,
+    validate_section,
+)
 from embedbench.errors import EmbedbenchError
+from embedbench.models import DEFAULT_MODEL, REGISTRY
 from embedbench.train.losses import LOSS_NAMES
 
 Precision = Literal["auto", "fp32", "fp16", "bf16"]
@@ -42,11 +51,7 @@ _RESERVED_NAMES = frozenset(
 )
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class DatasetSpec(_Strict):
+class DatasetSpec(StrictModel):
     """One training dataset: a prepared set (by name) or a Parquet file, and optionally its loss."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
@@ -65,7 +70,7 @@ class DatasetSpec(_Strict):
         return self
 
 
-class EvalSpec(_Strict):
+class EvalSpec(StrictModel):
     """Retrieval evaluation during training on a dev split of (anchor, positive) pairs.
 
     ``set``/``path`` name the dev data (default: the first dataset's ``dev`` split); ``corpus`` adds
@@ -87,11 +92,11 @@ class EvalSpec(_Strict):
         return self
 
 
-class TrainConfig(_Strict):
+class TrainConfig(StrictModel):
     """Everything that decides a fine-tuning run (its hash guards the output folder)."""
 
-    run: str = Field(default="finetuned", pattern=r"^[A-Za-z0-9_.-]+$")
-    base_model: str = "all-MiniLM-L6-v2"
+    run: str = Field(default=RUN, pattern=r"^[A-Za-z0-9_.-]+$")
+    base_model: str = DEFAULT_MODEL
     datasets: list[DatasetSpec] = Field(min_length=1)
     epochs: float = Field(default=1.0, gt=0)
     max_steps: int | None = Field(default=None, gt=0)
@@ -112,8 +117,9 @@ class TrainConfig(_Strict):
     adaptive_layers: bool = False
     adaptive_layer_options: dict[str, Any] = Field(default_factory=dict)
     eval: EvalSpec | None = None
-    prepared_dir: Path = Path("data/prepared")
-    output_dir: Path = Path("models")
+    prepared_dir: Path = Path(PREPARED_DIR)
+    """Where the prepared sets are read from; in an experiment file it defaults to ``[prep] output_dir``."""
+    output_dir: Path = Path(MODELS_DIR)
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
@@ -173,15 +179,9 @@ def _resolve_paths(cfg: TrainConfig, base: Path) -> TrainConfig:
             update={"path": fix(cfg.eval.path) or cfg.eval.path, "corpus": fix(cfg.eval.corpus) or cfg.eval.corpus}
         )
     folder = Path(cfg.base_model)
-    if not folder.is_absolute() and (base / folder).is_dir() and cfg.base_model not in _registry_names():
+    if not folder.is_absolute() and (base / folder).is_dir() and cfg.base_model not in REGISTRY:
         update["base_model"] = str(base / folder)
     return cfg.model_copy(update=update)
-
-
-def _registry_names() -> set[str]:
-    from embedbench.models import REGISTRY
-
-    return set(REGISTRY)
 
 
 def parse_train_config(data: dict[str, Any], *, source: str | Path = DEFAULT_CONFIG) -> TrainConfig:
@@ -196,5 +196,5 @@ def parse_train_config(data: dict[str, Any], *, source: str | Path = DEFAULT_CON
 
 
 def load_train_config(path: str | Path = DEFAULT_CONFIG) -> TrainConfig:
-    """Read ``path`` and return its validated ``[train]`` section."""
-    return parse_train_config(load_toml(path).get("train") or {}, source=path)
+    """The ``[train]`` section of experiment file ``path`` (``prepared_dir`` defaults to ``[prep] output_dir``)."""
+    return parse_train_config(Experiment.load(path).train or {}, source=path)

@@ -1,6 +1,6 @@
 """Which sentence-transformers loss fits which data, the batch sampler it needs, and building it.
 
-``LOSSES`` lists every supported loss with the shapes it accepts (see ``train.columns``), its batch
+``LOSSES`` lists every supported loss with the shapes it accepts (names from ``embedbench.data.shapes``), its batch
 sampler (``no_duplicates`` for in-batch-negative losses, ``group_by_label`` for the batch-triplet
 losses) and its options. ``AUTO_LOSS`` picks a loss from the shape when the config names none.
 Everything here except :func:`build_loss` / :func:`wrap_loss` runs without torch or a model, so a
@@ -13,7 +13,9 @@ import inspect
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from embedbench.data.shapes import ShapeName
 from embedbench.errors import EmbedbenchError
+from embedbench.models import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
 
 Sampler = Literal["no_duplicates", "group_by_label", "batch_sampler"]
 
-_RANKING = ("pairs", "triplets", "n-tuples")
+_RANKING: tuple[ShapeName, ...] = ("pairs", "triplets", "n-tuples")
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class LossSpec:
 
     name: str
     cls: str
-    shapes: tuple[str, ...]
+    shapes: tuple[ShapeName, ...]
     sampler: Sampler
     defaults: dict[str, Any] = field(default_factory=dict)
     score_range: tuple[float, float] | None = None
@@ -47,7 +49,7 @@ LOSSES: dict[str, LossSpec] = {
         LossSpec(
             "CachedMultipleNegativesRankingLoss", "CachedMultipleNegativesRankingLoss", _RANKING, "no_duplicates"
         ),
-        LossSpec("GISTEmbedLoss", "GISTEmbedLoss", _RANKING, "no_duplicates", defaults={"guide": "all-MiniLM-L6-v2"}),
+        LossSpec("GISTEmbedLoss", "GISTEmbedLoss", _RANKING, "no_duplicates", defaults={"guide": DEFAULT_MODEL}),
         LossSpec("CoSENTLoss", "CoSENTLoss", ("scored",), "batch_sampler"),
         LossSpec("AnglELoss", "AnglELoss", ("scored",), "batch_sampler"),
         LossSpec("CosineSimilarityLoss", "CosineSimilarityLoss", ("scored",), "batch_sampler", score_range=(-1.0, 1.0)),
@@ -62,7 +64,7 @@ LOSSES: dict[str, LossSpec] = {
 }
 LOSS_NAMES: tuple[str, ...] = tuple(LOSSES)
 
-AUTO_LOSS: dict[str, str] = {
+AUTO_LOSS: dict[ShapeName, str] = {
     "pairs": "MultipleNegativesRankingLoss",
     "triplets": "MultipleNegativesRankingLoss",
     "n-tuples": "MultipleNegativesRankingLoss",
@@ -93,7 +95,7 @@ def spec_for(name: str) -> LossSpec:
         raise EmbedbenchError(f"unknown loss {name!r}; allowed: {', '.join(LOSS_NAMES)}") from None
 
 
-def choose_loss(shape: str) -> str:
+def choose_loss(shape: ShapeName) -> str:
     """The default loss for a dataset shape."""
     return AUTO_LOSS[shape]
 

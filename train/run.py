@@ -1,7 +1,7 @@
-"""One fine-tuning run: plan and check, train (resuming from a checkpoint), save, verify, record.
+"""One fine-tuning run: train (resuming from a checkpoint), save, verify, record.
 
-``plan_training`` reads every dataset, picks or checks each loss against the columns and hashes the
-inputs, all before a model loads. ``train`` then
+``train`` takes the plan of :func:`embedbench.train.plan.plan_training` (every input checked and hashed
+before a model loads), then
 
 1. skips when ``models/<run>/manifest.json`` records the same input and config hashes ("up to date");
 2. resumes from the last checkpoint in ``models/<run>/.checkpoints`` when that checkpoint was written
@@ -21,58 +21,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import polars as pl
+import numpy as np
 
+from embedbench import models
 from embedbench.errors import EmbedbenchError
-from embedbench.io import (
-    config_hash,
-    file_sha256,
-    is_up_to_date,
-    provenance,
-    read_manifest,
-    write_json_atomic,
-)
-from embedbench.train.columns import SHAPES, CheckedData, check_columns, detect_shape, read_dataset
-from embedbench.train.config import DatasetSpec, TrainConfig
-from embedbench.train.losses import AUTO_LOSS, LossSpec, check_options, check_wrappers, spec_for
+from embedbench.fingerprint import model_fingerprint
+from embedbench.io import is_up_to_date, provenance, read_manifest, write_json_atomic
+from embedbench.train.config import TrainConfig
+from embedbench.train.evaluation import build_dev_evaluator
+from embedbench.train.losses import build_loss, wrap_loss
+from embedbench.train.plan import TrainPlan, guide_name, plan_training
 
 CHECKPOINTS = ".checkpoints"
-# The registry's pretrained models by their hub ids, for the model card's "based on" line.
-_HUB_IDS = {
-    name: f"sentence-transformers/{name}"
-    for name in ("all-MiniLM-L6-v2", "all-mpnet-base-v2", "paraphrase-MiniLM-L3-v2")
-}
 PROBE_TEXTS = (
     "A man is playing a guitar.",
     "The new movie is awesome.",
     "Aspirin reduces the risk of heart attack.",
     "Where is the nearest train station?",
 )
-
-
-@dataclass(frozen=True)
-class PlannedDataset:
-    """A checked training dataset: its file, content hash, loss and the frame the loss will read."""
-
-    spec: DatasetSpec
-    file: Path
-    sha256: str
-    loss: LossSpec
-    data: CheckedData
-
-
-@dataclass(frozen=True)
-class TrainPlan:
-    """Everything decided before a model loads."""
-
-    config: TrainConfig
-    datasets: list[PlannedDataset]
-    base_model: str
-    base_fingerprint: str
-    guides: dict[str, str]
-    inputs: dict[str, Any]
-    inputs_hash: str
-    config_hash: str
 
 
 @dataclass(frozen=True)
@@ -89,103 +55,12 @@ class TrainResult:
     eval_after: dict[str, float] = field(default_factory=dict)
 
 
-def _plan_dataset(cfg: TrainConfig, spec: DatasetSpec) -> PlannedDataset:
-    file = cfg.dataset_file(spec)
-    frame = read_dataset(file)
-    where = str(file)
-    name = spec.loss
-    if name is None:
-        shape = detect_shape(list(frame.columns))
-        if shape is None:
-            known = "; ".join(f"{k}: ({', '.join(v)})" for k, v in SHAPES.items())
-            raise EmbedbenchError(
-                f"{where}: cannot choose a loss for columns ({', '.join(frame.columns)}); "
-                f"expected one of the shapes {known}, or name a loss in [train.datasets] (name = {spec.name!r})"
-            )
-        name = AUTO_LOSS[shape.name]
-    loss = spec_for(name)
-    data = check_columns(frame, loss=loss.name, shapes=loss.shapes, where=where)
-    if loss.score_range is not None:
-        lo, hi = loss.score_range
-        bad = data.frame.with_row_index("row", offset=1).filter(~pl.col("score").is_between(lo, hi))
-        if bad.height:
-            raise EmbedbenchError(
-                f"{where}: row {bad['row'][0]}, column 'score' is {bad['score'][0]}; loss {loss.name} "
-                f"needs scores in [{lo}, {hi}] (normalise them in prep)"
-            )
-    if loss.sampler == "group_by_label" and (cfg.batch_size < 4 or cfg.batch_size % 2):
-        raise EmbedbenchError(
-            f"[train] batch_size = {cfg.batch_size}: loss {loss.name} (dataset {spec.name!r}) samples batches by "
-            "label and needs an even batch_size >= 4"
-        )
-    check_options(loss.name, spec.loss_options, where=f"[train.datasets] {spec.name!r}")
-    return PlannedDataset(spec, file, file_sha256(file), loss, data)
-
-
-def _check_eval_file(path: Path) -> None:
-    if not path.is_file():
-        raise EmbedbenchError(f"{path}: evaluation file not found; run `embedbench prep` or fix [train.eval]")
-    columns = list(pl.read_parquet_schema(path)) if path.suffix == ".parquet" else []
-    if columns and not {"anchor", "positive"} <= set(columns):
-        raise EmbedbenchError(
-            f"{path}: retrieval evaluation needs columns (anchor, positive); found ({', '.join(columns)})"
-        )
-
-
-# Where things live (their content is hashed as inputs) and checkpoint bookkeeping do not change the model.
-_NOT_HASHED = {"prepared_dir", "output_dir", "save_steps", "save_total_limit", "keep_checkpoints"}
 _OUR_FILES = ("manifest.json", "embedbench.json", "train_log.json", "modules.json", CHECKPOINTS)
-
-
-def _config_for_hash(cfg: TrainConfig) -> dict[str, Any]:
-    """The config that decides the model and its log (paths and checkpoint settings left out)."""
-    data = cfg.model_dump(mode="json", exclude=_NOT_HASHED)
-    for d in data["datasets"]:
-        if d.get("path"):
-            d["path"] = Path(d["path"]).name
-    if data.get("eval"):
-        for key in ("path", "corpus"):
-            if data["eval"].get(key):
-                data["eval"][key] = Path(data["eval"][key]).name
-    return data
-
-
-def plan_training(cfg: TrainConfig) -> TrainPlan:
-    """Read and check every input (columns vs. loss, options, wrappers) and hash them; loads no model."""
-    from embedbench.models import resolve
-
-    datasets = [_plan_dataset(cfg, spec) for spec in cfg.datasets]
-    check_wrappers(
-        [d.loss.name for d in datasets], matryoshka_dims=cfg.matryoshka_dims,
-        adaptive_layers=cfg.adaptive_layers, where="[train]",
-    )
-    inputs: dict[str, Any] = {d.spec.name: {"path": str(d.file), "sha256": d.sha256} for d in datasets}
-    eval_file = cfg.eval_file()
-    if eval_file is not None:
-        _check_eval_file(eval_file)
-        inputs["eval"] = {"path": str(eval_file), "sha256": file_sha256(eval_file)}
-        if cfg.eval and cfg.eval.corpus is not None:
-            if not cfg.eval.corpus.is_file():
-                raise EmbedbenchError(f"{cfg.eval.corpus}: [train.eval] corpus file not found")
-            inputs["eval_corpus"] = {"path": str(cfg.eval.corpus), "sha256": file_sha256(cfg.eval.corpus)}
-    base = resolve(cfg.base_model)
-    guides = {}
-    for d in datasets:
-        if d.loss.name == "GISTEmbedLoss":
-            guide = str(d.spec.loss_options.get("guide", d.loss.defaults["guide"]))
-            guides[guide] = resolve(guide).fingerprint
-    inputs["base_model"] = {"name": base.name, "fingerprint": base.fingerprint}
-    inputs["guides"] = guides
-    hashed = {k: (v["sha256"] if isinstance(v, dict) and "sha256" in v else v) for k, v in inputs.items()}
-    return TrainPlan(
-        cfg, datasets, base.path, base.fingerprint, guides, inputs, config_hash(hashed),
-        config_hash(_config_for_hash(cfg)),
-    )
 
 
 def _prepare_run_dir(plan: TrainPlan, force: bool) -> str | None:
     """Clear the run folder (keeping matching checkpoints); return the checkpoint to resume from."""
-    from transformers.trainer_utils import get_last_checkpoint
+    from transformers.trainer_utils import get_last_checkpoint  # expensive (torch); only when training
 
     run_dir = plan.config.run_dir
     ckpt_dir = run_dir / CHECKPOINTS
@@ -207,7 +82,7 @@ def _prepare_run_dir(plan: TrainPlan, force: bool) -> str | None:
 
 
 def _hardware(precision: dict[str, bool]) -> dict[str, Any]:
-    import torch
+    import torch  # expensive; only when training
 
     cuda = torch.cuda.is_available()
     return {
@@ -225,8 +100,7 @@ def _probe_texts(plan: TrainPlan) -> list[str]:
 
 def verify_reload(model: Any, folder: Path, texts: list[str], *, atol: float = 1e-5) -> float:
     """Reload ``folder`` and require its embeddings of ``texts`` to equal ``model``'s; returns the max diff."""
-    import numpy as np
-    from sentence_transformers import SentenceTransformer
+    from sentence_transformers import SentenceTransformer  # expensive (torch); only when a model is saved
 
     reloaded = SentenceTransformer(str(folder), device=str(model.device), local_files_only=True)
     a = model.encode(texts, convert_to_numpy=True, show_progress_bar=False)
@@ -268,19 +142,16 @@ def train(cfg: TrainConfig, *, force: bool = False, callbacks: list[Any] | None 
 
 def _losses_and_datasets(plan: TrainPlan, model: Any, device: str) -> tuple[dict, dict, dict[int, str]]:
     """Per dataset: the HF ``Dataset``, its (wrapped) loss, and its batch sampler keyed by dataset id."""
-    from datasets import Dataset
-
-    from embedbench.models import load_model
-    from embedbench.train.losses import build_loss, wrap_loss
+    from datasets import Dataset  # expensive (pyarrow, torch); only when training
 
     cfg = plan.config
-    guides = {name: load_model(name, device=device) for name in plan.guides}
+    guides = {name: models.load_model(name, device=device) for name in plan.guides}
     train_sets: dict[str, Any] = {}
     losses: dict[str, Any] = {}
     samplers: dict[int, str] = {}
     for d in plan.datasets:
         ds = Dataset.from_polars(d.data.frame)
-        guide = guides.get(str(d.spec.loss_options.get("guide", d.loss.defaults.get("guide", ""))))
+        guide = guides.get(guide_name(d))
         loss = build_loss(d.loss.name, model, d.spec.loss_options, num_labels=d.data.num_labels, guide=guide)
         losses[d.spec.name] = wrap_loss(
             loss, model, matryoshka_dims=cfg.matryoshka_dims, matryoshka_options=cfg.matryoshka_options,
@@ -292,8 +163,7 @@ def _losses_and_datasets(plan: TrainPlan, model: Any, device: str) -> tuple[dict
 
 
 def _manifest(plan: TrainPlan, *, global_step: int, resume: str | None, seconds: float, max_diff: float) -> dict:
-    from embedbench.models import model_fingerprint
-    from embedbench.train.trainer import precision_flags
+    from embedbench.train.trainer import precision_flags  # imports torch and the trainer; only when training
 
     cfg = plan.config
     datasets = {
@@ -314,12 +184,11 @@ def _manifest(plan: TrainPlan, *, global_step: int, resume: str | None, seconds:
 
 
 def _train(plan: TrainPlan, *, force: bool, callbacks: list[Any]) -> TrainResult:
+    # expensive (torch, the trainer); imported only when a run really trains
     import torch
     from datasets import DatasetDict
     from transformers import set_seed
 
-    from embedbench.models import load_model, write_model_meta
-    from embedbench.train.evaluation import build_dev_evaluator
     from embedbench.train.trainer import PerDatasetSamplerTrainer, training_arguments
 
     cfg = plan.config
@@ -327,12 +196,13 @@ def _train(plan: TrainPlan, *, force: bool, callbacks: list[Any]) -> TrainResult
     resume = _prepare_run_dir(plan, force)
     set_seed(cfg.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = load_model(plan.base_model, device=device)
+    model = models.load_model(plan.base_model, device=device)
     if cfg.max_seq_length is not None:
         model.max_seq_length = cfg.max_seq_length
     model.model_card_data.model_name = cfg.run
-    if plan.inputs["base_model"]["name"] in _HUB_IDS:  # named and linked in the generated card
-        model.model_card_data.base_model = _HUB_IDS[plan.inputs["base_model"]["name"]]
+    base_hub_id = models.hub_id(plan.inputs["base_model"]["name"])
+    if base_hub_id is not None:  # named and linked in the generated card
+        model.model_card_data.base_model = base_hub_id
     train_sets, losses, samplers = _losses_and_datasets(plan, model, device)
     evaluator = None
     eval_before: dict[str, float] = {}
@@ -353,7 +223,7 @@ def _train(plan: TrainPlan, *, force: bool, callbacks: list[Any]) -> TrainResult
     eval_after = {k: float(v) for k, v in evaluator(model).items()} if evaluator is not None else {}
     model.save(str(cfg.run_dir))
     max_diff = verify_reload(model, cfg.run_dir, _probe_texts(plan))
-    write_model_meta(
+    models.write_model_meta(
         cfg.run_dir, name=cfg.run, base=plan.inputs["base_model"]["name"], base_fingerprint=plan.base_fingerprint
     )
     steps, evals = _split_log(trainer.state.log_history)

@@ -22,6 +22,7 @@ from sentence_transformers.sentence_transformer.trainer import SentenceTransform
 from sentence_transformers.sentence_transformer.training_args import SentenceTransformerTrainingArguments
 from torch.utils.data import RandomSampler
 
+from embedbench.errors import EmbedbenchError
 from embedbench.train.config import TrainConfig
 
 
@@ -69,8 +70,6 @@ def precision_flags(precision: str) -> dict[str, bool]:
         bf16 = torch.cuda.is_bf16_supported()
         return {"fp16": not bf16, "bf16": bf16}
     if precision in ("fp16", "bf16") and not cuda:
-        from embedbench.errors import EmbedbenchError
-
         raise EmbedbenchError(f"[train] precision = {precision!r} needs a CUDA GPU; use 'auto' or 'fp32' on CPU")
     return {"fp16": precision == "fp16", "bf16": precision == "bf16"}
 

@@ -1,21 +1,41 @@
-"""Frame shapes of prep, written once as Polars schema constants and checked at stage boundaries.
+"""The shape vocabulary: the names of the dataset shapes, their Polars schemas, and finding a frame's shape.
 
-Column order follows sentence-transformers (the loss reads columns by position): ``anchor, positive
-[, negative…]``, ``sentence1, sentence2, score``, ``premise, hypothesis, label``, ``text, label``.
-Frames may carry extra provenance columns after the required ones (``query_id``, ``doc_id``,
-``source``, ``row`` = 1-based line number in the source file, ``score_raw``, ``subset``); they are
-dropped on final write by :func:`select_schema`.
+Every step says a shape by one of these names (configs, prep, mining, train):
+
+================  ==============================================  ======================================
+name              columns (in this order)                         where it comes from
+================  ==============================================  ======================================
+``pairs``         ``anchor, positive``                            sources (BEIR qrels, SNLI, MRPC, tables)
+``triplets``      ``anchor, positive, negative``                  sources, or pairs with one mined negative
+``n-tuples``      ``anchor, positive, negative_1 .. negative_n``  pairs with n mined negatives
+``scored``        ``sentence1, sentence2, score``                 STS-style sources
+``binary-pairs``  ``sentence1, sentence2, label`` (0/1)           MRPC, mined labelled pairs
+``pair-class``    ``premise, hypothesis, label``                  NLI sources
+``labelled``      ``text, label``                                 classification sources
+================  ==============================================  ======================================
+
+Column order follows sentence-transformers (the loss reads columns by position). Frames may carry
+extra provenance columns after the required ones (``query_id``, ``doc_id``, ``source``, ``row`` =
+1-based line number in the source file, ``score_raw``, ``subset``); they are dropped on final write
+by :func:`select_schema` and are not fed to a loss.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal, get_args
 
 import polars as pl
 
 from embedbench.errors import EmbedbenchError
 
 Schema = Mapping[str, type[pl.DataType] | pl.DataType]
+
+ShapeName = Literal["pairs", "triplets", "n-tuples", "scored", "binary-pairs", "pair-class", "labelled"]
+SHAPE_NAMES: tuple[ShapeName, ...] = get_args(ShapeName)
+"""Every shape name, in the order messages list them."""
 
 PAIR: Schema = {"anchor": pl.String, "positive": pl.String}
 TRIPLET: Schema = {"anchor": pl.String, "positive": pl.String, "negative": pl.String}
@@ -29,9 +49,6 @@ CORPUS: Schema = {"doc_id": pl.String, "title": pl.String, "text": pl.String}
 QUERIES: Schema = {"query_id": pl.String, "text": pl.String}
 QRELS: Schema = {"query_id": pl.String, "doc_id": pl.String, "score": pl.Int64}
 
-DROPPED: Schema = {"reason": pl.String}
-"""A dropped-rows frame has at least a ``reason`` column (plus the row's own columns)."""
-
 SHAPES: dict[str, Schema] = {
     "pairs": PAIR,
     "triplets": TRIPLET,
@@ -39,9 +56,20 @@ SHAPES: dict[str, Schema] = {
     "pair-class": PAIR_CLASS,
     "labelled": LABELLED,
 }
-"""Output shape name (as used in configs) -> schema. n-tuples extend ``triplets`` (see :func:`ntuple`)."""
+"""The shapes a source is read into and a prepared set is written in (a source's ``output``), by name.
 
-PROVENANCE_COLUMNS = ("query_id", "doc_id", "source", "row", "score_raw", "subset", "split")
+The other two names have their own schemas: ``n-tuples`` widen ``triplets`` when mining adds more
+negatives (see :func:`ntuple`), ``binary-pairs`` is :data:`BINARY_PAIR`.
+"""
+
+_FIXED_SCHEMAS: dict[str, Schema] = {**SHAPES, "binary-pairs": BINARY_PAIR}
+SHAPE_COLUMNS: dict[str, tuple[str, ...]] = {
+    name: tuple(_FIXED_SCHEMAS[name]) if name in _FIXED_SCHEMAS else ("anchor", "positive", "negative_1", "..", "negative_n")
+    for name in SHAPE_NAMES
+}
+"""Shape name -> its columns, for messages (``n-tuples`` has one or more numbered negatives)."""
+
+_NEGATIVE = re.compile(r"^negative_(\d+)$")
 
 
 def ntuple(n_negatives: int) -> Schema:
@@ -56,6 +84,47 @@ def ntuple(n_negatives: int) -> Schema:
     cols: dict[str, type[pl.DataType] | pl.DataType] = {"anchor": pl.String, "positive": pl.String}
     cols.update({f"negative_{i}": pl.String for i in range(1, n_negatives + 1)})
     return cols
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A frame's shape: its name, its text columns and its label/score column (if any)."""
+
+    name: ShapeName
+    texts: tuple[str, ...]
+    target: str | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The shape's columns, in order (texts, then the target)."""
+        return self.texts + ((self.target,) if self.target else ())
+
+
+def detect_shape(columns: list[str]) -> Shape | None:
+    """The shape whose columns are all in ``columns`` (most specific first), or None.
+
+    Numbered negatives must run ``negative_1, negative_2, ...`` without a gap; any other columns are ignored.
+    """
+    cols = set(columns)
+    negatives = sorted((int(m.group(1)), c) for c in columns if (m := _NEGATIVE.match(c)))
+    if {"anchor", "positive"} <= cols:
+        if negatives:
+            numbers = [n for n, _ in negatives]
+            if numbers != list(range(1, len(numbers) + 1)):
+                return None
+            return Shape("n-tuples", ("anchor", "positive", *(c for _, c in negatives)))
+        if "negative" in cols:
+            return Shape("triplets", ("anchor", "positive", "negative"))
+        return Shape("pairs", ("anchor", "positive"))
+    if {"sentence1", "sentence2", "score"} <= cols:
+        return Shape("scored", ("sentence1", "sentence2"), "score")
+    if {"sentence1", "sentence2", "label"} <= cols:
+        return Shape("binary-pairs", ("sentence1", "sentence2"), "label")
+    if {"premise", "hypothesis", "label"} <= cols:
+        return Shape("pair-class", ("premise", "hypothesis"), "label")
+    if {"text", "label"} <= cols:
+        return Shape("labelled", ("text",), "label")
+    return None
 
 
 def _same_type(actual: pl.DataType, expected: type[pl.DataType] | pl.DataType) -> bool:

@@ -1,23 +1,27 @@
-"""prep.schemas: shape constants, check_schema messages, n-tuples, final-write selection."""
+"""The shape vocabulary: names, schema constants, detecting a frame's shape, check_schema messages, n-tuples."""
 
 from __future__ import annotations
 
 import polars as pl
 import pytest
 
-from embedbench.errors import EmbedbenchError
 from embedbench.data.shapes import (
+    BINARY_PAIR,
     LABELLED,
     PAIR,
     PAIR_CLASS,
     SCORED,
+    SHAPE_COLUMNS,
+    SHAPE_NAMES,
     SHAPES,
     TRIPLET,
     check_schema,
+    detect_shape,
     empty_frame,
     ntuple,
     select_schema,
 )
+from embedbench.errors import EmbedbenchError
 
 
 def test_column_order_follows_sentence_transformers():
@@ -63,3 +67,40 @@ def test_empty_frame_has_the_types():
     assert empty_frame(SCORED).schema == pl.Schema(
         {"sentence1": pl.String, "sentence2": pl.String, "score": pl.Float64}
     )
+
+
+def test_one_vocabulary_names_every_shape():
+    assert set(SHAPE_NAMES) == {"pairs", "triplets", "n-tuples", "scored", "pair-class", "labelled", "binary-pairs"}
+    assert set(SHAPE_COLUMNS) == set(SHAPE_NAMES)
+    assert set(SHAPES) < set(SHAPE_NAMES)
+    assert SHAPE_COLUMNS["binary-pairs"] == tuple(BINARY_PAIR) == ("sentence1", "sentence2", "label")
+    assert SHAPE_COLUMNS["n-tuples"][:3] == ("anchor", "positive", "negative_1")
+
+
+@pytest.mark.parametrize(
+    ("columns", "name", "shape_columns"),
+    [
+        (["anchor", "positive"], "pairs", ("anchor", "positive")),
+        (["query_id", "anchor", "positive", "row"], "pairs", ("anchor", "positive")),
+        (["anchor", "positive", "negative"], "triplets", ("anchor", "positive", "negative")),
+        (["anchor", "positive", "negative_2", "negative_1"], "n-tuples", ("anchor", "positive", "negative_1", "negative_2")),
+        (["sentence1", "sentence2", "score"], "scored", ("sentence1", "sentence2", "score")),
+        (["sentence1", "sentence2", "label"], "binary-pairs", ("sentence1", "sentence2", "label")),
+        (["premise", "hypothesis", "label"], "pair-class", ("premise", "hypothesis", "label")),
+        (["text", "label"], "labelled", ("text", "label")),
+    ],
+)
+def test_detect_shape_from_columns(columns, name, shape_columns):
+    shape = detect_shape(columns)
+    assert shape is not None and shape.name == name and shape.columns == shape_columns
+
+
+def test_every_schema_constant_is_detected_as_its_shape():
+    for name, schema in {**SHAPES, "binary-pairs": BINARY_PAIR}.items():
+        assert detect_shape(list(schema)).name == name  # type: ignore[union-attr]
+    assert detect_shape(list(ntuple(3))).name == "n-tuples"  # type: ignore[union-attr]
+
+
+def test_unknown_columns_and_gaps_in_negatives_have_no_shape():
+    assert detect_shape(["question", "answer"]) is None
+    assert detect_shape(["anchor", "positive", "negative_1", "negative_3"]) is None

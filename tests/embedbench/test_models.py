@@ -160,3 +160,38 @@ def test_l3_conversion_is_byte_stable(tmp_path, monkeypatch):
     monkeypatch.setenv("EMBEDBENCH_MODELS_CACHE", str(tmp_path))
     monkeypatch.setenv("EMBEDBENCH_CACHE", str(tmp_path / "cache"))
     assert models.resolve("paraphrase-MiniLM-L3-v2").fingerprint == first
+
+
+def test_lookup_and_describe_name_build_and_write_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMBEDBENCH_MODELS_CACHE", str(tmp_path / "models"))
+    monkeypatch.setenv("EMBEDBENCH_CACHE", str(tmp_path / "cache"))
+    ref = models.lookup("tiny")
+    assert ref.kind == "registry" and ref.location == str(tmp_path / "models" / "tiny")
+    assert models.describe_name("tiny") == "tiny"
+    assert not (tmp_path / "models" / "tiny").exists()
+    assert not (tmp_path / "cache" / "fingerprints.json").exists()
+
+
+def test_describe_name_of_a_folder_reads_its_recorded_name(tmp_path):
+    folder = tmp_path / "run-folder"
+    folder.mkdir()
+    assert models.describe_name(str(folder)) == "run-folder"
+    models.write_model_meta(folder, name="run-7")
+    assert models.describe_name(str(folder)) == "run-7"
+    assert models.describe_name("org/some-model") == "org/some-model"
+    assert sorted(p.name for p in folder.iterdir()) == ["embedbench.json"]  # nothing else written
+
+
+def test_lookup_of_a_folder_and_a_hub_id(tmp_path, monkeypatch):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "modules.json").write_text("[]")
+    assert models.lookup(str(folder)) == models.ModelRef("m", "folder", str(folder.resolve()))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    assert models.lookup("org/name") == models.ModelRef("org/name", "hub", "org/name")
+
+
+def test_registry_owns_hub_ids_and_sizes():
+    assert models.hub_id(models.DEFAULT_MODEL) == "sentence-transformers/all-MiniLM-L6-v2"
+    assert models.hub_id("tiny") is None and models.hub_id("some/folder") is None
+    assert models.REGISTRY[models.DEFAULT_MODEL].size() > 50

@@ -7,7 +7,7 @@ import pytest
 
 from embedbench.errors import EmbedbenchError
 from embedbench.train.config import load_train_config, parse_train_config
-from embedbench.train.run import plan_training
+from embedbench.train.plan import plan_training
 
 
 @pytest.fixture(autouse=True)
@@ -139,7 +139,7 @@ def test_missing_dataset_says_to_run_prep(tmp_path):
         ({"datasets": [{"name": "a", "set": "s", "path": "x.parquet"}]}, "give exactly one of `set`"),
         ({"datasets": [{"name": "a", "set": "s"}], "batch_size": 1}, "train.batch_size"),
         ({"datasets": [{"name": "a", "set": "s"}], "precision": "fp8"}, "train.precision: Input should be 'auto', 'fp32', 'fp16' or 'bf16'"),
-        ({"datasets": [{"name": "a", "set": "s"}], "epoch": 2}, "train.epoch: Extra inputs are not permitted"),
+        ({"datasets": [{"name": "a", "set": "s"}], "epoch": 2}, "unknown key(s) ['epoch']; allowed keys"),
         ({"datasets": [{"name": "a", "set": "s"}, {"name": "a", "set": "t"}]}, "dataset names must be unique"),
         ({"datasets": [{"name": "a", "set": "s"}], "matryoshka_dims": [8, 8]}, "distinct positive integers"),
         ({}, "[train] needs at least one dataset"),

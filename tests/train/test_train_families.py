@@ -61,7 +61,8 @@ def test_loss_goes_down_on_a_repeated_batch(make_config, toy, loss, shape, optio
     ],
 )
 def test_loss_and_sampler_are_chosen_from_the_shape(toy, shape, loss, sampler):
-    from embedbench.train.columns import check_columns, detect_shape
+    from embedbench.data.shapes import detect_shape
+    from embedbench.train.columns import check_columns
     from embedbench.train.losses import choose_loss, spec_for
 
     frame = toy(shape)
