@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -34,7 +35,7 @@ from scipy.stats import spearmanr  # noqa: E402
 from embedbench.backends import Backend, Precision, cpu_threads, tag  # noqa: E402
 from embedbench.encode import CachedEncoder, load_encoder  # noqa: E402
 from embedbench.io import write_text_atomic  # noqa: E402
-from embedbench.paths import data_dir, repo_root  # noqa: E402
+from embedbench.paths import data_dir  # noqa: E402
 
 CONFIGS = [(b, p) for b in Backend for p in Precision]
 BASE = (Backend.TORCH, Precision.FP32)
@@ -216,7 +217,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(SIZES))
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the number of timed texts")
-    parser.add_argument("--out", default=str(repo_root() / "reports" / "backends.md"))
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "reports" / "backends.md"))
     args = parser.parse_args()
     started = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "load": f"{os.getloadavg()[0]:.1f}"}
     t0 = time.perf_counter()

@@ -22,31 +22,18 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from embedbench.config import load_toml, validate_section
+from embedbench.config import DEFAULT_CONFIG, PREPARED_DIR, Experiment, StrictModel
 from embedbench.data.shapes import SHAPES
 from embedbench.data.spec import SourceSpec
 from embedbench.errors import EmbedbenchError
+from embedbench.models import DEFAULT_MODEL
+from embedbench.prep.negatives.config import NegativesConfig
 
 _SET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
-class _Section(BaseModel):
-    """Frozen model whose unknown keys are errors that list the allowed keys."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _known_keys(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(cls.model_fields))
-            if unknown:
-                raise ValueError(f"unknown key(s) {unknown}; allowed keys: {sorted(cls.model_fields)}")
-        return data
 
 
 class Step(StrEnum):
@@ -59,7 +46,7 @@ class Step(StrEnum):
     leakage = "leakage"
 
 
-class NormaliseConfig(_Section):
+class NormaliseConfig(StrictModel):
     """Unicode form, whitespace, and the too-long check (``max_tokens = "model"``: the model's max sequence length)."""
 
     form: Literal["NFC", "NFKC"] = "NFC"
@@ -69,7 +56,7 @@ class NormaliseConfig(_Section):
     long_texts: Literal["flag", "drop"] = "flag"
 
 
-class ExactConfig(_Section):
+class ExactConfig(StrictModel):
     """Exact dedupe: on the row key (default: the shape's text columns) and, one by one, on single ``columns``."""
 
     row: bool = True
@@ -77,7 +64,7 @@ class ExactConfig(_Section):
     columns: list[str] = []
 
 
-class NearConfig(_Section):
+class NearConfig(StrictModel):
     """MinHash-LSH near-duplicates on one column or the whole ``row``."""
 
     on: str = "row"
@@ -91,7 +78,7 @@ class NearConfig(_Section):
     """Weight of missed pairs vs false candidates when choosing bands x rows (datasketch uses 0.5)."""
 
 
-class SemanticConfig(_Section):
+class SemanticConfig(StrictModel):
     """Embedding near-duplicates: cosine >= ``threshold`` (FAISS range search) on one column or the row."""
 
     on: str = "row"
@@ -100,7 +87,7 @@ class SemanticConfig(_Section):
     """Registry name or folder; default: ``[prep] model``."""
 
 
-class LeakageConfig(_Section):
+class LeakageConfig(StrictModel):
     """Which evaluation splits to protect (default: all in ``[prep.eval]``) and the near-duplicate test."""
 
     against: list[str] | None = None
@@ -111,7 +98,7 @@ class LeakageConfig(_Section):
     num_perm: int = Field(128, ge=16, le=1024)
 
 
-class SplitConfig(_Section):
+class SplitConfig(StrictModel):
     """Grouped, hash-based split of the ``train`` sources when the set has no ``dev`` (or ``test``) sources."""
 
     dev: float = Field(0.1, ge=0.0, lt=1.0)
@@ -127,14 +114,14 @@ class SplitConfig(_Section):
         return self
 
 
-class EvalSplit(_Section):
+class EvalSplit(StrictModel):
     """One evaluation split: a source and the text columns to protect (default: the shape's text columns)."""
 
     source: SourceSpec
     columns: list[str] | None = None
 
 
-class SetConfig(_Section):
+class SetConfig(StrictModel):
     """One prepared set: sources per split, filter steps and their settings, optional negatives hook."""
 
     train: list[SourceSpec] = Field(min_length=1)
@@ -147,9 +134,8 @@ class SetConfig(_Section):
     semantic: SemanticConfig = Field(default_factory=SemanticConfig)
     leakage: LeakageConfig = Field(default_factory=LeakageConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
-    negatives: dict[str, Any] | None = None
-    """Hard-negative mining of the train/dev pairs: ``prep.negatives.MiningConfig`` keys, plus ``corpus``
-    (a BEIR folder whose documents join the candidate pool)."""
+    negatives: NegativesConfig | None = None
+    """Hard-negative mining of the train/dev pairs: ``MiningConfig`` keys, plus the ``corpus`` to mine from."""
 
     @property
     def shape(self) -> str:
@@ -176,25 +162,16 @@ class SetConfig(_Section):
         if self.negatives is not None:
             if self.shape != "pairs":
                 raise ValueError(f"negatives needs a 'pairs' set, this set produces {self.shape!r}")
-            mining_config(self.negatives)
         return self
 
 
-def mining_config(options: dict[str, Any]) -> Any:
-    """Validate a ``negatives`` table with ``prep.negatives.MiningConfig`` (imported lazily); ``corpus`` is ours."""
-    try:
-        from embedbench.prep.negatives import MiningConfig
-    except ImportError as exc:  # pragma: no cover - negatives ships with prep
-        raise ValueError(f"hard-negative mining is not available ({exc})") from None
-    return MiningConfig.model_validate({k: v for k, v in options.items() if k != "corpus"})
-
-
-class PrepConfig(_Section):
+class PrepConfig(StrictModel):
     """The whole ``[prep]`` section."""
 
-    output_dir: str = "data/prepared"
+    output_dir: str = PREPARED_DIR
+    """Where the sets are written (``<output_dir>/<set>/``); ``[train]`` reads them from here."""
     report: str = "reports/prep.md"
-    model: str = "all-MiniLM-L6-v2"
+    model: str = DEFAULT_MODEL
     eval: dict[str, EvalSplit] = {}
     sets: dict[str, SetConfig] = {}
 
@@ -224,9 +201,9 @@ class PrepConfig(_Section):
         return list(cfg.leakage.against) if cfg.leakage.against is not None else list(self.eval)
 
 
-def load_prep_config(path: str | Path = "bench.toml") -> PrepConfig:
-    """Read ``path`` and validate its ``[prep]`` section (errors name the key and the allowed values)."""
-    data = load_toml(path)
-    if "prep" not in data:
+def load_prep_config(path: str | Path = DEFAULT_CONFIG) -> PrepConfig:
+    """The ``[prep]`` section of experiment file ``path`` (errors name the key and the allowed values)."""
+    experiment = Experiment.load(path)
+    if experiment.prep is None:
         raise EmbedbenchError(f"{path}: no [prep] section; add one (see prep/config.py for an example)")
-    return validate_section(PrepConfig, data["prep"], section="prep", source=path)
+    return experiment.section("prep", PrepConfig)

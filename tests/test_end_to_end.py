@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import polars as pl
 import pytest
 from typer.testing import CliRunner
 
 from embedbench.cli import app
-from embedbench.paths import repo_root
 
-ROOT = repo_root()
+ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 
 
@@ -30,7 +30,7 @@ def invoke(*args: str) -> str:
 def workdir(tmp_path_factory):
     work = tmp_path_factory.mktemp("e2e")
     shutil.copy(ROOT / "bench-ci.toml", work / "bench-ci.toml")
-    shutil.copytree(ROOT / "tests/evalsuite/ci/scifact-mini", work / "tests/evalsuite/ci/scifact-mini")
+    shutil.copytree(ROOT / "evalsuite/data/scifact-mini", work / "evalsuite/data/scifact-mini")  # mining corpus
     shutil.copytree(ROOT / "tests/e2e", work / "tests/e2e")
     return work
 

@@ -1,12 +1,10 @@
-"""Declarative sources: a ``SourceSpec`` (one ``[[prep.sources]]`` entry in bench.toml) and ``read_source``.
+"""Declarative sources: a ``SourceSpec`` (one entry of a set's ``train``/``dev``/``test`` list in bench.toml) and ``read_source``.
 
 Example (TOML)::
 
-    [[prep.sets.nli.sources]]
-    kind = "snli"
-    path = "snli"          # relative paths that do not exist here are looked up in ../shared/data
-    split = "dev"
-    output = "triplets"
+    [prep.sets.nli]
+    # relative paths that do not exist here are looked up in the data folder (embedbench.paths.data_dir)
+    train = [{ kind = "snli", path = "snli", split = "dev", output = "triplets" }]
 """
 
 from __future__ import annotations
@@ -18,16 +16,16 @@ from typing import Literal
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from embedbench.errors import EmbedbenchError
-from embedbench.paths import data_dir
-from embedbench.data.shapes import PAIR_CLASS_INT, SHAPES, check_schema
 from embedbench.data import hub
 from embedbench.data.beir import beir_pairs, read_beir
 from embedbench.data.labelled import labelled_pairs, labelled_triplets, read_labelled
 from embedbench.data.mrpc import mrpc_positive_pairs, read_mrpc
+from embedbench.data.shapes import PAIR_CLASS_INT, SHAPES, check_schema
 from embedbench.data.snli import read_snli, snli_entailment_pairs, snli_triplets
 from embedbench.data.sts import read_sts_gold, read_stsb
 from embedbench.data.table import conform, read_table
+from embedbench.errors import EmbedbenchError
+from embedbench.paths import data_dir
 
 Kind = Literal["beir", "stsb", "sts", "snli", "mrpc", "labelled", "table", "hub"]
 Output = Literal["pairs", "triplets", "scored", "pair-class", "labelled"]

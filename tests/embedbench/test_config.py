@@ -1,12 +1,25 @@
-"""Experiment files: TOML errors, profiles through ``extends``, section validation messages."""
+"""Experiment files: TOML errors, profiles through ``extends``, section validation, the wiring between steps."""
 
 from __future__ import annotations
+
+import os
+import re
+import textwrap
+import tomllib
+from pathlib import Path
 
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from embedbench.config import load_toml, merge_tables, validate_section
+from embedbench.config import PREPARED_DIR, Experiment, StrictModel, load_toml, merge_tables, validate_section
+from embedbench.data import spec as data_spec
 from embedbench.errors import EmbedbenchError
+from embedbench.evalsuite import config as eval_config
+from embedbench.evalsuite.config import CheckConfig, EvalConfig, TaskEntry, load_eval_config
+from embedbench.prep import config as prep_config
+from embedbench.prep.config import PrepConfig, SetConfig, load_prep_config
+from embedbench.train import config as train_config
+from embedbench.train.config import DatasetSpec, TrainConfig, load_train_config
 
 
 class Section(BaseModel):
@@ -52,3 +65,142 @@ def test_validate_section_names_key_and_value():
     assert "bench.toml: invalid [train] section" in msg
     assert "train.epochs" in msg and "'many'" in msg
     assert "train.colour" in msg
+
+
+# --- one Experiment: sections on one base, steps wired, docstring examples honest -------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+PROFILES = ["bench.toml", "bench-quick.toml", "bench-full.toml", "bench-ci.toml"]
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def test_every_section_model_is_strict():
+    for model in (PrepConfig, SetConfig, TrainConfig, DatasetSpec, EvalConfig, CheckConfig, TaskEntry, Experiment):
+        assert issubclass(model, StrictModel), model
+        assert model.model_config.get("frozen") is True, model
+    with pytest.raises(EmbedbenchError, match=r"unknown key\(s\) \['colour'\]; allowed keys"):
+        validate_section(CheckConfig, {"colour": 1}, section="eval.check")
+    # task options stay free-form: the task checks them
+    assert TaskEntry.model_validate({"name": "stsb", "limit": 5}).options == {"limit": 5}
+
+
+def test_train_reads_what_prep_writes_and_eval_checks_what_train_writes(tmp_path):
+    cfg = write(tmp_path / "bench.toml", """
+        [prep]
+        output_dir = "data/prepared-x"
+        [train]
+        run = "run-x"
+        [[train.datasets]]
+        name = "a"
+        set = "s"
+        [eval]
+        models = ["all-MiniLM-L6-v2", "@train", "@train@onnx-int8"]
+    """)
+    train = load_train_config(cfg)
+    assert train.prepared_dir == tmp_path / "data" / "prepared-x"
+    assert train.run_dir == tmp_path / "models" / "run-x"
+    train.run_dir.mkdir(parents=True)  # a trained model folder resolves to its absolute path
+    ev = load_eval_config(cfg)
+    assert ev.models[:2] == ["all-MiniLM-L6-v2", str(tmp_path / "models/run-x")]
+    assert Experiment.load(cfg).eval["models"][2] == "models/run-x@onnx-int8"
+    assert ev.check.candidate == str(tmp_path / "models/run-x")
+
+
+def test_wiring_defaults_and_overrides(tmp_path):
+    cfg = write(tmp_path / "bench.toml", """
+        [train]
+        prepared_dir = "elsewhere"
+        output_dir = "out"
+        [[train.datasets]]
+        name = "a"
+        set = "s"
+        [eval.check]
+        candidate = "tiny"
+    """)
+    assert load_train_config(cfg).prepared_dir == tmp_path / "elsewhere"
+    assert load_eval_config(cfg).check.candidate == "tiny"
+    only_train = write(tmp_path / "t.toml", '[train]\nrun = "r"\n[[train.datasets]]\nname = "a"\nset = "s"\n')
+    assert load_train_config(only_train).prepared_dir == tmp_path / PREPARED_DIR
+    assert load_eval_config(only_train).check.candidate == "models/r"  # not trained yet: kept as written
+    no_train = write(tmp_path / "e.toml", '[eval]\nmodels = ["all-MiniLM-L6-v2"]\n')
+    assert load_eval_config(no_train).check.candidate is None
+
+
+def test_trained_model_without_train_section_is_an_error(tmp_path):
+    cfg = write(tmp_path / "bench.toml", '[eval]\nmodels = ["@train"]\n')
+    with pytest.raises(EmbedbenchError, match=r"bench.toml: \[eval\] names '@train'.*no \[train\] section"):
+        Experiment.load(cfg)
+
+
+def test_unknown_top_level_key_is_an_error(tmp_path):
+    cfg = write(tmp_path / "bench.toml", "[trian]\nrun = 'x'\n")
+    with pytest.raises(EmbedbenchError, match=r"unknown top-level key\(s\) \['trian'\]; allowed: \['prep', 'train', 'eval'\]"):
+        Experiment.load(cfg)
+
+
+def test_wiring_follows_the_merged_profile(tmp_path):
+    write(tmp_path / "base.toml", """
+        [prep]
+        output_dir = "data/prepared"
+        [train]
+        run = "finetuned"
+        [[train.datasets]]
+        name = "a"
+        set = "s"
+        [eval]
+        models = ["@train"]
+    """)
+    quick = write(tmp_path / "quick.toml", """
+        extends = "base.toml"
+        [prep]
+        output_dir = "data/prepared-quick"
+        [train]
+        run = "finetuned-quick"
+    """)
+    assert load_train_config(quick).prepared_dir == tmp_path / "data" / "prepared-quick"
+    ev = load_eval_config(quick)
+    assert ev.models == ["models/finetuned-quick"]  # not trained yet: kept as written
+    assert ev.check.candidate == "models/finetuned-quick"
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_profiles_validate_and_wire(profile):
+    path = ROOT / profile
+    prep, train, ev = load_prep_config(path), load_train_config(path), load_eval_config(path)
+    assert train.prepared_dir == ROOT / prep.output_dir
+    trained = str(Path(os.path.relpath(train.run_dir, ROOT)))
+    assert any(m.endswith(trained) for m in ev.models), ev.models
+    assert ev.check.candidate is not None and ev.check.candidate.endswith(trained)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_profiles_name_each_step_output_once(profile):
+    text = (ROOT / profile).read_text(encoding="utf-8")
+    assert not re.search(r"^\s*(prepared_dir|candidate)\s*=", text, re.M), "derived from the other sections"
+    assert not re.search(r"\bissues? \d", text), "say what a thing is, not which issue filed it"
+    assert '"models/finetuned' not in text
+
+
+def docstring_example(module) -> dict:
+    """The TOML block after ``Example::`` in a module's docstring."""
+    doc = module.__doc__
+    block = doc.split("Example::", 1)[1] if "Example::" in doc else doc.split("Example (TOML)::", 1)[1]
+    lines = []
+    for line in block.splitlines()[1:]:
+        if line.strip() and not line.startswith("    "):
+            break
+        lines.append(line)
+    return tomllib.loads(textwrap.dedent("\n".join(lines)))
+
+
+def test_docstring_examples_parse_through_the_schema():
+    validate_section(PrepConfig, docstring_example(prep_config)["prep"], section="prep", source="prep/config.py")
+    spec_example = docstring_example(data_spec)["prep"]
+    validate_section(PrepConfig, spec_example, section="prep", source="embedbench/data/spec.py")
+    train_example = docstring_example(train_config)["train"]
+    validate_section(TrainConfig, train_example, section="train", source="train/config.py")
+    validate_section(EvalConfig, docstring_example(eval_config)["eval"], section="eval", source="evalsuite/config.py")
