@@ -33,11 +33,13 @@ test: setup ## run the whole test suite (slow tests included), offline
 test-fast: setup ## tests without the slow ones
 	$(BIN)/pytest -m "not slow and not bench" -q
 
-lint: setup ## ruff
-	$(BIN)/ruff check embedbench prep train evalsuite tests
+SOURCES := embedbench prep train evalsuite tests benchmarks
 
-typecheck: setup ## mypy on the packages
-	$(BIN)/mypy embedbench prep train evalsuite
+lint: setup ## ruff on the packages, the tests and the benchmarks
+	$(BIN)/ruff check $(SOURCES)
+
+typecheck: setup ## mypy on the packages, the tests and the benchmarks
+	$(BIN)/mypy --explicit-package-bases $(SOURCES)
 
 prep: setup ## build the prepared datasets of bench.toml
 	$(BIN)/embedbench prep --config $(CONFIG)

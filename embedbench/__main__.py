@@ -1,4 +1,4 @@
-"""``python -m embedbench``."""
+"""``python -m embedbench``: the same command line as the ``embedbench`` script."""
 
 from embedbench.cli import main
 

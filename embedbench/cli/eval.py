@@ -1,133 +1,135 @@
-"""CLI commands of the evalsuite package, registered on the main app by ``embedbench.cli``.
+"""``embedbench eval``, ``report``, ``check`` and ``expected``: evaluation, the report and the regression gate.
 
 ``eval`` runs tasks and stores results, ``report`` renders the Markdown report from stored results,
 ``check`` is the regression gate (exit 1 on a significant regression), ``expected`` writes an
-expected-results file for ``check --expected``. Each command only parses options and calls a
-library function.
+expected-results file for ``check --expected``.
 """
 
 from __future__ import annotations
 
 import shlex
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
+from embedbench.cli._output import console, user_errors
 from embedbench.config import DEFAULT_CONFIG
+from embedbench.errors import EmbedbenchError
+from embedbench.evalsuite.config import load_eval_config
+from embedbench.evalsuite.gate import GateReport, run_check, write_expected
+from embedbench.evalsuite.report import build_report
+from embedbench.evalsuite.results import ResultsStore, display_name
+from embedbench.evalsuite.runner import run_eval
 
 CONFIG_HELP = "experiment file whose \\[eval] section is used"
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help=CONFIG_HELP)]
+ResultsOption = Annotated[Path | None, typer.Option("--results", help="results folder (default: \\[eval] results_dir)")]
 
 
-def register(app: typer.Typer, user_errors: Callable) -> None:
-    """Add this package's commands to ``app``; wrap each command function with ``user_errors``."""
+@user_errors
+def eval_command(
+    config: ConfigOption = DEFAULT_CONFIG,
+    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="model to evaluate (repeatable; default: \\[eval] models)")] = None,
+    task: Annotated[list[str] | None, typer.Option("--task", "-t", help="task to run (repeatable; default: \\[eval] tasks)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="re-run tasks whose stored result is up to date")] = False,
+    results: ResultsOption = None,
+) -> None:
+    """Evaluate the configured models on the configured tasks; results go to the results folder."""
+    cfg = load_eval_config(config)
+    if results is not None:
+        cfg = cfg.model_copy(update={"results_dir": results})
+    run = run_eval(cfg, models=model or None, tasks=task or None, force=force,
+                   log=lambda line: console.print(line, markup=False, highlight=False))
+    n_ran, n_skip = len(run.ran()), sum(r.status == "skipped" for r in run.records)
+    console.print(f"{n_ran} task(s) evaluated, {n_skip} up to date; results in {cfg.results_dir}")
 
-    @app.command("eval")
-    @user_errors
-    def eval_command(
-        config: Annotated[Path, typer.Option("--config", "-c", help=CONFIG_HELP)] = DEFAULT_CONFIG,
-        model: Annotated[list[str] | None, typer.Option("--model", "-m", help="model to evaluate (repeatable; default: \\[eval] models)")] = None,
-        task: Annotated[list[str] | None, typer.Option("--task", "-t", help="task to run (repeatable; default: \\[eval] tasks)")] = None,
-        force: Annotated[bool, typer.Option("--force", help="re-run tasks whose stored result is up to date")] = False,
-        results: Annotated[Path | None, typer.Option("--results", help="results folder (default: \\[eval] results_dir)")] = None,
-    ) -> None:
-        """Evaluate the configured models on the configured tasks; results go to the results folder."""
-        from embedbench.cli import console
-        from embedbench.evalsuite.config import load_eval_config
-        from embedbench.evalsuite.runner import run_eval
 
-        cfg = load_eval_config(config)
-        if results is not None:
-            cfg = cfg.model_copy(update={"results_dir": results})
-        run = run_eval(cfg, models=model or None, tasks=task or None, force=force,
-                       log=lambda line: console.print(line, markup=False, highlight=False))
-        n_ran, n_skip = len(run.ran()), sum(r.status == "skipped" for r in run.records)
-        console.print(f"{n_ran} task(s) evaluated, {n_skip} up to date; results in {cfg.results_dir}")
+@user_errors
+def report_command(
+    config: ConfigOption = DEFAULT_CONFIG,
+    name: Annotated[str | None, typer.Option("--name", help="report name (default: \\[eval] report_name)")] = None,
+    baseline: Annotated[str | None, typer.Option("--baseline", help="model to compare with (default: \\[eval] baseline)")] = None,
+    results: ResultsOption = None,
+    all_models: Annotated[bool, typer.Option("--all-models", help="report every stored model, not only \\[eval] models")] = False,
+) -> None:
+    """Render reports/<name>.md (tables, CIs, significance, plots) from stored results alone."""
+    cfg = load_eval_config(config)
+    store = ResultsStore(results or cfg.results_dir)
+    models = None if all_models else [display_name(m) for m in cfg.models]
+    path = build_report(
+        store, cfg.reports_dir, name or cfg.report_name, baseline=display_name(baseline or cfg.baseline_model),
+        models=models, n_boot=cfg.bootstrap, seed=cfg.seed, alpha=cfg.alpha, test=cfg.test,
+        command=reproduce_command(config), notes=cfg.notes,
+    )
+    console.print(f"report written to {path}")
 
-    @app.command("report")
-    @user_errors
-    def report_command(
-        config: Annotated[Path, typer.Option("--config", "-c", help=CONFIG_HELP)] = DEFAULT_CONFIG,
-        name: Annotated[str | None, typer.Option("--name", help="report name (default: \\[eval] report_name)")] = None,
-        baseline: Annotated[str | None, typer.Option("--baseline", help="model to compare with (default: \\[eval] baseline)")] = None,
-        results: Annotated[Path | None, typer.Option("--results", help="results folder (default: \\[eval] results_dir)")] = None,
-        all_models: Annotated[bool, typer.Option("--all-models", help="report every stored model, not only \\[eval] models")] = False,
-    ) -> None:
-        """Render reports/<name>.md (tables, CIs, significance, plots) from stored results alone."""
-        from embedbench.cli import console
-        from embedbench.evalsuite.config import load_eval_config
-        from embedbench.evalsuite.report import build_report
-        from embedbench.evalsuite.results import ResultsStore, display_name
 
-        cfg = load_eval_config(config)
-        store = ResultsStore(results or cfg.results_dir)
-        models = None if all_models else [display_name(m) for m in cfg.models]
-        path = build_report(
-            store, cfg.reports_dir, name or cfg.report_name, baseline=display_name(baseline or cfg.baseline_model),
-            models=models, n_boot=cfg.bootstrap, seed=cfg.seed, alpha=cfg.alpha, test=cfg.test,
-            command=reproduce_command(config), notes=cfg.notes,
-        )
-        console.print(f"report written to {path}")
+@user_errors
+def check_command(
+    config: ConfigOption = DEFAULT_CONFIG,
+    candidate: Annotated[str | None, typer.Option("--candidate", help="model under test (default: \\[eval.check] candidate)")] = None,
+    baseline: Annotated[str | None, typer.Option("--baseline", help="reference model's stored results")] = None,
+    expected: Annotated[Path | None, typer.Option("--expected", help="reference expected-results JSON file")] = None,
+    task: Annotated[list[str] | None, typer.Option("--task", "-t", help="check only this task (repeatable)")] = None,
+    results: ResultsOption = None,
+) -> None:
+    """Fail (exit 1) when the candidate is significantly worse than the reference beyond the tolerance."""
+    cfg = load_eval_config(config)
+    chk = cfg.check
+    cand = candidate or chk.candidate
+    if not cand:
+        raise EmbedbenchError("no candidate: pass --candidate MODEL or set [eval.check] candidate")
+    if baseline is None and expected is None:
+        expected, baseline = chk.expected, chk.baseline
+        if expected is None and baseline is None:
+            baseline = cfg.baseline_model
+    report = run_check(
+        ResultsStore(results or cfg.results_dir), display_name(cand),
+        baseline=display_name(baseline) if baseline else None, expected=expected,
+        tasks=task or chk.tasks, tolerance=chk.tolerance, tolerances=chk.tolerances, alpha=chk.alpha,
+        n=cfg.bootstrap, seed=cfg.seed,
+    )
+    console.print(gate_table(report))
+    if not report.passed:
+        console.print(f"[bold red]FAILED[/]: {len(report.failures)} task(s) regressed or missing")
+        raise typer.Exit(1)
+    console.print("[green]passed[/]: no significant regression beyond tolerance")
 
-    @app.command("check")
-    @user_errors
-    def check_command(
-        config: Annotated[Path, typer.Option("--config", "-c", help=CONFIG_HELP)] = DEFAULT_CONFIG,
-        candidate: Annotated[str | None, typer.Option("--candidate", help="model under test (default: \\[eval.check] candidate)")] = None,
-        baseline: Annotated[str | None, typer.Option("--baseline", help="reference model's stored results")] = None,
-        expected: Annotated[Path | None, typer.Option("--expected", help="reference expected-results JSON file")] = None,
-        task: Annotated[list[str] | None, typer.Option("--task", "-t", help="check only this task (repeatable)")] = None,
-        results: Annotated[Path | None, typer.Option("--results", help="results folder (default: \\[eval] results_dir)")] = None,
-    ) -> None:
-        """Fail (exit 1) when the candidate is significantly worse than the reference beyond the tolerance."""
-        from embedbench.cli import console
-        from embedbench.errors import EmbedbenchError
-        from embedbench.evalsuite.config import load_eval_config
-        from embedbench.evalsuite.gate import gate_table, run_check
-        from embedbench.evalsuite.results import ResultsStore, display_name
 
-        cfg = load_eval_config(config)
-        chk = cfg.check
-        cand = candidate or chk.candidate
-        if not cand:
-            raise EmbedbenchError("no candidate: pass --candidate MODEL or set [eval.check] candidate")
-        if baseline is None and expected is None:
-            expected, baseline = chk.expected, chk.baseline
-            if expected is None and baseline is None:
-                baseline = cfg.baseline_model
-        report = run_check(
-            ResultsStore(results or cfg.results_dir), display_name(cand),
-            baseline=display_name(baseline) if baseline else None, expected=expected,
-            tasks=task or chk.tasks, tolerance=chk.tolerance, tolerances=chk.tolerances, alpha=chk.alpha,
-            n=cfg.bootstrap, seed=cfg.seed,
-        )
-        console.print(gate_table(report))
-        if not report.passed:
-            console.print(f"[bold red]FAILED[/]: {len(report.failures)} task(s) regressed or missing")
-            raise typer.Exit(1)
-        console.print("[green]passed[/]: no significant regression beyond tolerance")
+@user_errors
+def expected_command(
+    out: Annotated[Path, typer.Argument(help="expected-results JSON file to write")],
+    model: Annotated[str, typer.Option("--model", "-m", help="model whose stored results become the expectation")],
+    config: ConfigOption = DEFAULT_CONFIG,
+    task: Annotated[list[str] | None, typer.Option("--task", "-t", help="only this task (repeatable)")] = None,
+    values_only: Annotated[bool, typer.Option("--values-only", help="keep metric values only, no per-item data")] = False,
+) -> None:
+    """Write an expected-results file (for `embedbench check --expected`) from stored results."""
+    cfg = load_eval_config(config)
+    path = write_expected(ResultsStore(cfg.results_dir), display_name(model), out, tasks=task or None,
+                          per_item=not values_only)
+    console.print(f"expected results written to {path}")
 
-    @app.command("expected")
-    @user_errors
-    def expected_command(
-        out: Annotated[Path, typer.Argument(help="expected-results JSON file to write")],
-        model: Annotated[str, typer.Option("--model", "-m", help="model whose stored results become the expectation")],
-        config: Annotated[Path, typer.Option("--config", "-c", help=CONFIG_HELP)] = DEFAULT_CONFIG,
-        task: Annotated[list[str] | None, typer.Option("--task", "-t", help="only this task (repeatable)")] = None,
-        values_only: Annotated[bool, typer.Option("--values-only", help="keep metric values only, no per-item data")] = False,
-    ) -> None:
-        """Write an expected-results file (for `embedbench check --expected`) from stored results."""
-        from embedbench.cli import console
-        from embedbench.evalsuite.config import load_eval_config
-        from embedbench.evalsuite.gate import write_expected
-        from embedbench.evalsuite.results import ResultsStore, display_name
 
-        cfg = load_eval_config(config)
-        path = write_expected(ResultsStore(cfg.results_dir), display_name(model), out, tasks=task or None,
-                              per_item=not values_only)
-        console.print(f"expected results written to {path}")
+def gate_table(report: GateReport) -> Table:
+    """The check as a table: values, difference with its CI, one-sided p, tolerance and verdict."""
+
+    def f(x: float | None, fmt: str = "{:.4f}") -> str:
+        return "-" if x is None else fmt.format(x)
+
+    table = Table(title=f"regression check: {report.candidate} vs {report.reference} (one-sided, alpha={report.alpha})")
+    for col in ("task", "metric", "candidate", "reference", "diff", f"{1 - report.alpha:.0%} CI", "p (worse)",
+                "tolerance", "verdict"):
+        table.add_column(col)
+    for r in report.rows:
+        ci = f"[{r.low:+.4f}, {r.high:+.4f}]" if r.low is not None and r.high is not None else "-"
+        verdict = f"[bold red]{r.status}[/]" if r.failed else f"[green]{r.status}[/]"
+        table.add_row(r.task, r.metric, f(r.candidate), f(r.reference), f(r.diff, "{:+.4f}"), ci, f(r.p_value, "{:.3g}"),
+                      f"{r.tolerance:g}", verdict)
+    return table
 
 
 def reproduce_command(config: Path) -> str:
