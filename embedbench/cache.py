@@ -1,4 +1,4 @@
-"""A persistent embedding cache in SQLite, shared by prep, training evaluators and the eval suite.
+"""A persistent embedding cache in SQLite, shared by prep (mining, semantic dedupe) and the eval suite.
 
 Rows are keyed by an *embedding space* (model fingerprint + prompt + max sequence length +
 normalisation) and the SHA-256 of the text. Every write happens in a transaction, so an exception

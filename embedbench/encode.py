@@ -172,7 +172,7 @@ def load_encoder(
     transformer runs (``embedbench.backends``); other than torch fp32 they change the encoder's name
     (``name@onnx-int8``) and fingerprint, so cached embeddings never mix backends or precisions.
     """
-    from embedbench.backends import load_backend
+    from embedbench.backends import load_backend  # imports torch: only when a model loads
     from embedbench.models import resolve
 
     loaded = load_backend(resolve(name), backend, precision, device=device)

@@ -1,4 +1,4 @@
-"""Readers: real-world sources into typed Polars frames (shapes in ``prep.schemas``).
+"""Readers: real-world sources into typed Polars frames (shapes in ``embedbench.data.shapes``).
 
 One module per format: ``beir`` (SciFact), ``sts`` (STS Benchmark, STS12–16), ``snli``, ``mrpc``,
 ``labelled`` (Banking77), ``table`` (any CSV/TSV/JSONL/Parquet with a column mapping), ``hub``
@@ -12,7 +12,15 @@ list as ``dropped`` to receive them with a ``reason`` column. Empty texts are ke
 normalise stage drops them with a reason.
 """
 
-from embedbench.data.beir import BeirData, beir_pairs, doc_text, read_beir, read_corpus, read_qrels, read_queries
+from embedbench.data.beir import (
+    BeirData,
+    beir_pairs,
+    doc_text,
+    read_beir,
+    read_corpus,
+    read_qrels,
+    read_queries,
+)
 from embedbench.data.hub import load_hub
 from embedbench.data.labelled import labelled_pairs, labelled_triplets, read_labelled
 from embedbench.data.mrpc import mrpc_positive_pairs, read_mrpc

@@ -13,8 +13,6 @@ from pathlib import Path
 
 import polars as pl
 
-from embedbench.errors import EmbedbenchError
-from embedbench.data.shapes import CORPUS, QRELS, QUERIES, check_schema
 from embedbench.data.common import (
     ROW,
     cast_column,
@@ -26,6 +24,8 @@ from embedbench.data.common import (
     split_fields,
     where,
 )
+from embedbench.data.shapes import CORPUS, QRELS, QUERIES, check_schema
+from embedbench.errors import EmbedbenchError
 
 QRELS_HEADER = ("query-id", "corpus-id", "score")
 

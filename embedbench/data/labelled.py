@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from embedbench.errors import EmbedbenchError
-from embedbench.data.shapes import LABELLED, PAIR, TRIPLET, check_schema
 from embedbench.data.common import ROW, SOURCE, where
+from embedbench.data.shapes import LABELLED, PAIR, TRIPLET, check_schema
 from embedbench.data.table import read_table
+from embedbench.errors import EmbedbenchError
 
 
 def read_labelled(

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import polars as pl
 
-from embedbench.errors import EmbedbenchError
-from embedbench.data.shapes import BINARY_PAIR, PAIR, check_schema
 from embedbench.data.common import ROW, SOURCE, cast_column, read_lines, require_file, split_fields, where
+from embedbench.data.shapes import BINARY_PAIR, PAIR, check_schema
+from embedbench.errors import EmbedbenchError
 
 MRPC_FIELDS = ["quality", "id1", "id2", "sentence1", "sentence2"]
 

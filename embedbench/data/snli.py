@@ -12,9 +12,9 @@ from pathlib import Path
 
 import polars as pl
 
-from embedbench.errors import EmbedbenchError
-from embedbench.data.shapes import PAIR, PAIR_CLASS, TRIPLET, check_schema
 from embedbench.data.common import ROW, SOURCE, drop_rows, read_lines, require_file, where
+from embedbench.data.shapes import PAIR, PAIR_CLASS, TRIPLET, check_schema
+from embedbench.errors import EmbedbenchError
 
 LABELS = ("entailment", "neutral", "contradiction")
 NO_GOLD = "-"

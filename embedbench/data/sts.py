@@ -17,8 +17,6 @@ from pathlib import Path
 
 import polars as pl
 
-from embedbench.errors import EmbedbenchError
-from embedbench.data.shapes import SCORED, check_schema
 from embedbench.data.common import (
     ROW,
     SOURCE,
@@ -29,6 +27,8 @@ from embedbench.data.common import (
     require_range,
     split_fields,
 )
+from embedbench.data.shapes import SCORED, check_schema
+from embedbench.errors import EmbedbenchError
 
 STS_MAX = 5.0
 STSB_FIELDS = ["genre", "file", "year", "id", "score_raw", "sentence1", "sentence2"]

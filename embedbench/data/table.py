@@ -15,8 +15,6 @@ from pathlib import Path
 
 import polars as pl
 
-from embedbench.errors import EmbedbenchError
-from embedbench.data.shapes import SHAPES, Schema, check_schema, ntuple
 from embedbench.data.common import (
     ROW,
     cast_column,
@@ -27,6 +25,8 @@ from embedbench.data.common import (
     require_range,
     where,
 )
+from embedbench.data.shapes import SHAPES, Schema, check_schema, ntuple
+from embedbench.errors import EmbedbenchError
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 NEGATIVE = re.compile(r"negative(_\d+)?")
@@ -86,7 +86,7 @@ def read_frame(path: str | Path, fmt: str | None = None) -> pl.DataFrame:
 
 
 def shape_schema(shape: str | Schema, targets: list[str] | None = None) -> Schema:
-    """The schema for ``shape`` (a name from ``prep.schemas.SHAPES`` or a schema); ``triplets`` widens to
+    """The schema for ``shape`` (a name from ``embedbench.data.shapes.SHAPES`` or a schema); ``triplets`` widens to
     an n-tuple when ``targets`` names ``negative_1..negative_n``."""
     if not isinstance(shape, str):
         return shape
@@ -171,7 +171,7 @@ def read_table(
     Args:
         path: the file.
         columns: mapping from the shape's column names to the file's column names.
-        shape: output shape name or a schema from ``prep.schemas``.
+        shape: output shape name or a schema from ``embedbench.data.shapes``.
         fmt: ``csv``, ``tsv``, ``jsonl`` or ``parquet`` (default: from the suffix).
         score_max: the file's maximum score, for scored shapes (e.g. 5 for STS-style 0–5 scores).
     """

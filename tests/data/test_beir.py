@@ -9,9 +9,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from embedbench.errors import EmbedbenchError
-from embedbench.data.shapes import CORPUS, QRELS, QUERIES
 from embedbench.data.beir import beir_pairs, read_beir, read_qrels
+from embedbench.data.shapes import CORPUS, QRELS, QUERIES
+from embedbench.errors import EmbedbenchError
 
 
 def make_beir(root: Path, corpus: list | str, queries: list | str, qrels: str, split: str = "test") -> Path:

@@ -8,9 +8,9 @@ import json
 import polars as pl
 import pytest
 
-from embedbench.errors import EmbedbenchError
-from embedbench.data.shapes import LABELLED
 from embedbench.data.labelled import labelled_pairs, labelled_triplets, read_labelled
+from embedbench.data.shapes import LABELLED
+from embedbench.errors import EmbedbenchError
 
 
 @pytest.mark.parametrize(("name", "rows"), [("train", 10003), ("test", 3080)])

@@ -6,9 +6,9 @@ import csv
 
 import pytest
 
-from embedbench.errors import EmbedbenchError
-from embedbench.data.shapes import PAIR
 from embedbench.data.mrpc import mrpc_positive_pairs, read_mrpc
+from embedbench.data.shapes import PAIR
+from embedbench.errors import EmbedbenchError
 
 
 @pytest.mark.parametrize(("name", "rows", "positive"), [("train", 4076, 2753), ("test", 1725, 1147)])

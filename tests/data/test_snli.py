@@ -7,9 +7,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from embedbench.errors import EmbedbenchError
 from embedbench.data.shapes import PAIR, PAIR_CLASS, TRIPLET
 from embedbench.data.snli import NO_GOLD_REASON, read_snli, snli_entailment_pairs, snli_triplets
+from embedbench.errors import EmbedbenchError
 
 
 def write_snli(folder: Path, s1: list[str], s2: list[str], labels: list[str], split: str = "dev") -> Path:

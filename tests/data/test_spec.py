@@ -6,10 +6,10 @@ import polars as pl
 import pytest
 
 from embedbench.config import validate_section
-from embedbench.errors import EmbedbenchError
-from embedbench.data.shapes import LABELLED, PAIR, PAIR_CLASS, PAIR_CLASS_INT, SCORED, TRIPLET
 from embedbench.data import hub
+from embedbench.data.shapes import LABELLED, PAIR, PAIR_CLASS, PAIR_CLASS_INT, SCORED, TRIPLET
 from embedbench.data.spec import SourceSpec, read_source, resolve_path
+from embedbench.errors import EmbedbenchError
 
 
 @pytest.mark.parametrize(

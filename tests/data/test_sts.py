@@ -8,9 +8,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from embedbench.errors import EmbedbenchError
 from embedbench.data.shapes import SCORED
 from embedbench.data.sts import UNSCORED, read_sts_gold, read_sts_pair, read_stsb
+from embedbench.errors import EmbedbenchError
 
 # ---- STS Benchmark, real files ---------------------------------------------------------------
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from embedbench.errors import EmbedbenchError
 from embedbench.data.shapes import PAIR, SCORED
 from embedbench.data.table import read_frame, read_table
+from embedbench.errors import EmbedbenchError
 
 
 def test_csv_pairs_with_mapping(tmp_path):
