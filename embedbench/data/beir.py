@@ -17,6 +17,7 @@ from embedbench.data.common import (
     ROW,
     cast_column,
     parse_jsonl,
+    raise_first_bad,
     read_lines,
     require_file,
     require_not_null,
@@ -108,14 +109,13 @@ def read_qrels(path: str | Path) -> pl.DataFrame:
 
 
 def _require_known(qrels: pl.DataFrame, column: str, known: pl.DataFrame, path: Path, other: Path) -> None:
-    unknown = qrels.join(known.select(column), on=column, how="anti")
-    if unknown.height:
-        r = unknown.row(0, named=True)
-        raise EmbedbenchError(
-            f"{where(path, r[ROW], {'query_id': 'query-id', 'doc_id': 'corpus-id'}[column])}: id {r[column]!r} is not in {other}"
-            + (f" ({unknown.height - 1} more such lines)" if unknown.height > 1 else "")
-            + f"; add it to {other.name} or remove the qrels line"
-        )
+    raise_first_bad(
+        qrels.join(known.select(column), on=column, how="anti"),
+        path,
+        {"query_id": "query-id", "doc_id": "corpus-id"}[column],
+        lambda r: f"id {r[column]!r} is not in {other}",
+        f"add it to {other.name} or remove the qrels line",
+    )
 
 
 def read_beir(folder: str | Path, split: str) -> BeirData:

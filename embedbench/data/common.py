@@ -20,11 +20,16 @@ ROW = "row"
 SOURCE = "source"
 
 
+def record_unit(path: Path) -> str:
+    """What a file's records are called in messages: ``row`` for Parquet (it has no lines), else ``line``."""
+    return "row" if path.suffix == ".parquet" else "line"
+
+
 def where(path: Path, row: int | None = None, column: str | None = None) -> str:
     """``file, line N, column 'c'`` for error messages (``row N`` for Parquet, which has no lines)."""
     out = str(path)
     if row is not None:
-        out += f", {'row' if path.suffix == '.parquet' else 'line'} {row}"
+        out += f", {record_unit(path)} {row}"
     if column is not None:
         out += f", column '{column}'"
     return out
@@ -104,7 +109,7 @@ def raise_first_bad(bad: pl.DataFrame, path: Path, column: str, problem: Callabl
         first = bad.row(0, named=True)
         raise EmbedbenchError(
             f"{where(path, first.get(ROW), column)}: {problem(first)}"
-            + (f" ({bad.height - 1} more such rows)" if bad.height > 1 else "")
+            + (f" ({bad.height - 1} more such {record_unit(path)}s)" if bad.height > 1 else "")
             + f"; {fix}"
         )
 
