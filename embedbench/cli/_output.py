@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -32,3 +33,9 @@ def user_errors(func: F) -> F:
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+ConfigOption = Annotated[
+    Path, typer.Option("--config", "-c", help="experiment file (bench.toml or a profile extending it)")
+]
+"""The ``--config`` option every pipeline command takes (default: ``embedbench.config.DEFAULT_CONFIG``)."""

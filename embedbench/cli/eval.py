@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from embedbench.cli._output import console, user_errors
+from embedbench.cli._output import ConfigOption, console, user_errors
 from embedbench.config import DEFAULT_CONFIG
 from embedbench.errors import EmbedbenchError
 from embedbench.evalsuite.config import load_eval_config
@@ -24,8 +24,6 @@ from embedbench.evalsuite.report import build_report
 from embedbench.evalsuite.results import ResultsStore, display_name
 from embedbench.evalsuite.runner import run_eval
 
-CONFIG_HELP = "experiment file whose \\[eval] section is used"
-ConfigOption = Annotated[Path, typer.Option("--config", "-c", help=CONFIG_HELP)]
 ResultsOption = Annotated[Path | None, typer.Option("--results", help="results folder (default: \\[eval] results_dir)")]
 
 

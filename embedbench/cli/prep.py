@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from embedbench.cli._output import user_errors
+from embedbench.cli._output import ConfigOption, user_errors
 from embedbench.config import DEFAULT_CONFIG
 from embedbench.prep.pipeline import run_prep_file
 
 
 @user_errors
 def prep_command(
-    config: Annotated[
-        Path, typer.Option("--config", "-c", help="experiment file with a prep section")
-    ] = DEFAULT_CONFIG,
+    config: ConfigOption = DEFAULT_CONFIG,
     sets: Annotated[
         list[str] | None, typer.Option("--set", "-s", help="prepare only this set (repeatable)")
     ] = None,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from embedbench.cli._output import user_errors
+from embedbench.cli._output import ConfigOption, user_errors
 from embedbench.config import DEFAULT_CONFIG
 from embedbench.train.config import load_train_config
 from embedbench.train.evaluation import EVAL_NAME, PRIMARY_METRIC
@@ -16,9 +16,7 @@ from embedbench.train.run import train
 
 @user_errors
 def train_command(
-    config: Annotated[
-        Path, typer.Option("--config", "-c", help="experiment file with a train section")
-    ] = DEFAULT_CONFIG,
+    config: ConfigOption = DEFAULT_CONFIG,
     force: Annotated[
         bool, typer.Option("--force", help="retrain even when up to date; ignore old checkpoints")
     ] = False,
