@@ -33,13 +33,20 @@ import re
 import shutil
 import warnings
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
+from embedbench.backend_spec import (
+    Backend,
+    Precision,
+    display_name,
+    parse_backend,
+    parse_precision,
+    tag,
+)
 from embedbench.errors import EmbedbenchError
 from embedbench.io import file_sha256, package_versions, read_manifest, write_json_atomic
 from embedbench.models import ResolvedModel, _materialise, load_resolved
@@ -54,21 +61,6 @@ MANIFEST = "backend.json"
 ONNX_FILE = "model.onnx"
 OPENVINO_FILE = "openvino_model.xml"
 _INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
-
-
-class Backend(StrEnum):
-    """Where the transformer runs."""
-
-    TORCH = "torch"
-    ONNX = "onnx"
-    OPENVINO = "openvino"
-
-
-class Precision(StrEnum):
-    """Arithmetic of the transformer's matrix products."""
-
-    FP32 = "fp32"
-    INT8 = "int8"
 
 
 @dataclass(frozen=True)
@@ -90,54 +82,12 @@ class LoadedBackend:
     info: BackendInfo
 
 
-def parse_backend(value: str | Backend) -> Backend:
-    """``value`` as a ``Backend``; an unknown value names the valid ones."""
-    try:
-        return Backend(str(value).lower())
-    except ValueError:
-        raise EmbedbenchError(f"unknown backend {value!r}; choose one of: {', '.join(Backend)}") from None
-
-
-def parse_precision(value: str | Precision) -> Precision:
-    """``value`` as a ``Precision``; an unknown value names the valid ones."""
-    try:
-        return Precision(str(value).lower())
-    except ValueError:
-        raise EmbedbenchError(f"unknown precision {value!r}; choose one of: {', '.join(Precision)}") from None
-
-
 def cpu_threads() -> int:
     """Intra-op threads to use: the CPUs this process may run on (cores on a small VM)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
         return max(1, os.cpu_count() or 1)
-
-
-def tag(backend: Backend, precision: Precision) -> str:
-    """``"onnx-int8"`` etc.: the export folder name and the suffix of non-default model names."""
-    return f"{backend.value}-{precision.value}"
-
-
-def split_spec(spec: str) -> tuple[str, Backend, Precision]:
-    """``"all-MiniLM-L6-v2@onnx-int8"`` -> (model, backend, precision); no ``@`` means torch fp32."""
-    if "@" not in spec:
-        return spec, Backend.TORCH, Precision.FP32
-    name, _, suffix = spec.rpartition("@")
-    backend, _, precision = suffix.partition("-")
-    if not name or not precision:
-        raise EmbedbenchError(
-            f"model {spec!r}: expected NAME@BACKEND-PRECISION, e.g. all-MiniLM-L6-v2@onnx-int8 "
-            f"(backends: {', '.join(Backend)}; precisions: {', '.join(Precision)})"
-        )
-    return name, parse_backend(backend), parse_precision(precision)
-
-
-def display_name(name: str, backend: Backend, precision: Precision) -> str:
-    """The model name results are filed under: unchanged for torch fp32, ``name@onnx-int8`` otherwise."""
-    if backend is Backend.TORCH and precision is Precision.FP32:
-        return name
-    return f"{name}@{tag(backend, precision)}"
 
 
 def export_dir(resolved: ResolvedModel, backend: Backend, precision: Precision) -> Path:

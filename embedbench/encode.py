@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
+from embedbench import models
 from embedbench.cache import EmbeddingCache, Space, text_hash, unique_in_order
 
 if TYPE_CHECKING:
@@ -173,9 +174,8 @@ def load_encoder(
     (``name@onnx-int8``) and fingerprint, so cached embeddings never mix backends or precisions.
     """
     from embedbench.backends import load_backend  # imports torch: only when a model loads
-    from embedbench.models import resolve
 
-    loaded = load_backend(resolve(name), backend, precision, device=device)
+    loaded = load_backend(models.resolve(name), backend, precision, device=device)
     info = loaded.info
     store = EmbeddingCache() if cache is True else (cache or None)
     return CachedEncoder(

@@ -20,6 +20,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from embedbench.backend_spec import display_name as backend_name
+from embedbench.backend_spec import split_spec
 from embedbench.errors import EmbedbenchError
 from embedbench.evalsuite.config import BM25
 from embedbench.evalsuite.statistics import columns
@@ -208,10 +210,6 @@ def display_name(model: str) -> str:
     by ``embedbench.models.describe_name`` (its recorded run name, else the folder's name), followed by
     its ``@backend-precision`` when it has one.
     """
-    # backends imports torch: only when a name is asked for
-    from embedbench.backends import display_name as backend_name
-    from embedbench.backends import split_spec
-
     base, backend, precision = split_spec(model)
     name = base if base == BM25 else describe_name(base)
     return model if name == base else backend_name(name, backend, precision)

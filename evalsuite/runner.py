@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from embedbench.backend_spec import Backend, Precision, split_spec
 from embedbench.encode import load_encoder
 from embedbench.errors import EmbedbenchError
 from embedbench.evalsuite.config import BM25, EvalConfig, TaskEntry
@@ -107,8 +108,6 @@ class EvalModel:
     def get(self) -> Any:
         """The model tasks evaluate, loaded once."""
         if self.loaded is None:
-            from embedbench.backends import split_spec  # backends imports torch: only when a model loads
-
             name, backend, precision = split_spec(self.spec)
             self.loaded = load_encoder(
                 name, batch_size=self.batch_size, show_progress=self.show_progress, backend=backend,
@@ -122,7 +121,7 @@ def resolve_model(spec: str, batch_size: int = 64, show_progress: bool = True) -
     if spec == BM25:
         r = BM25Retriever()
         return EvalModel(spec, r.name, r.fingerprint, batch_size, show_progress, r)
-    from embedbench.backends import Backend, Precision, describe, split_spec  # imports torch
+    from embedbench.backends import describe  # imports torch: only when a model is resolved
 
     base, backend, precision = split_spec(spec)
     try:

@@ -189,7 +189,7 @@ def test_int8_loses_under_one_stsb_point(minilm_runs, backend):
 
 
 def test_split_spec():
-    from embedbench.backends import Backend, Precision, split_spec
+    from embedbench.backend_spec import Backend, Precision, split_spec
 
     assert split_spec("all-MiniLM-L6-v2") == ("all-MiniLM-L6-v2", Backend.TORCH, Precision.FP32)
     assert split_spec("models/x@openvino-int8") == ("models/x", Backend.OPENVINO, Precision.INT8)
