@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from embedbench.errors import EmbedbenchError
+from embedbench.errors import EXIT_BAD_INPUT, EmbedbenchError
 
 # Tables stay readable in logs and CI (no terminal, 80 columns by default): print them 160 wide there.
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -22,7 +22,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def user_errors(func: F) -> F:
-    """Print an ``EmbedbenchError`` as one ``error:`` line on stderr and exit 1 instead of a traceback."""
+    """Print an ``EmbedbenchError`` as one ``error:`` line on stderr and exit 2 (bad input) instead of a traceback."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -30,7 +30,7 @@ def user_errors(func: F) -> F:
             return func(*args, **kwargs)
         except EmbedbenchError as exc:
             err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
+            raise typer.Exit(EXIT_BAD_INPUT) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from embedbench.cli._output import ConfigOption, console, user_errors
 from embedbench.config import DEFAULT_CONFIG
-from embedbench.errors import EmbedbenchError
+from embedbench.errors import EXIT_FAILED_CHECK, EmbedbenchError
 from embedbench.evalsuite.config import load_eval_config
 from embedbench.evalsuite.gate import GateReport, run_check, write_expected
 from embedbench.evalsuite.report import build_report
@@ -74,7 +74,7 @@ def check_command(
     task: Annotated[list[str] | None, typer.Option("--task", "-t", help="check only this task (repeatable)")] = None,
     results: ResultsOption = None,
 ) -> None:
-    """Fail (exit 1) when the candidate is significantly worse than the reference beyond the tolerance."""
+    """Exit 1 when the candidate is significantly worse than the reference beyond the tolerance (2: bad input)."""
     cfg = load_eval_config(config)
     chk = cfg.check
     cand = candidate or chk.candidate
@@ -93,7 +93,7 @@ def check_command(
     console.print(gate_table(report))
     if not report.passed:
         console.print(f"[bold red]FAILED[/]: {len(report.failures)} task(s) regressed or missing")
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED_CHECK)
     console.print("[green]passed[/]: no significant regression beyond tolerance")
 
 

@@ -119,7 +119,7 @@ def test_cli_resolve_shows_backend_export_and_fingerprint(own_models_dir):
     meta = json.loads((own_models_dir / path.split("/models/")[-1] / "backend.json").read_text())
     assert (name, fingerprint) == ("tiny@onnx-int8", meta["fingerprint"])
     bad = runner.invoke(app, ["resolve", "tiny", "--backend", "tpu"])
-    assert bad.exit_code == 1 and "choose one of" in bad.output
+    assert bad.exit_code == 2 and "choose one of" in bad.output
 
 
 # ---- accuracy guard on the real model (all-MiniLM-L6-v2, STS Benchmark test) ----

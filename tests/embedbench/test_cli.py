@@ -24,7 +24,7 @@ def test_models_table():
 
 def test_bad_model_name_is_a_clear_error():
     result = runner.invoke(app, ["resolve", "no-such-model"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "unknown model 'no-such-model'" in result.output
     assert "Traceback" not in result.output
 

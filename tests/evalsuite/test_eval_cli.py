@@ -162,7 +162,7 @@ def test_bad_input_exits_1_without_results(workspace, monkeypatch, case):
         match = "holds task 'stsb-mini', not 'scifact-mini'"
     before = _files(workspace / "results")
     out = runner.invoke(app, cmd, terminal_width=300)
-    assert out.exit_code == 1, out.output
+    assert out.exit_code == 2, out.output
     assert match in flat(out.output), out.output
     assert "Traceback" not in out.output
     assert _files(workspace / "results") == before

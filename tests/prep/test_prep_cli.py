@@ -50,7 +50,7 @@ def test_prep_runs_then_skips_then_forces(tmp_path):
 def test_bad_config_exits_1_without_traceback(tmp_path):
     cfg = write_config(tmp_path, 'steps = ["normalise", "dedupe"]')
     result = runner.invoke(app, ["prep", "--config", str(cfg)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "prep.sets.toy.steps.1" in result.output and "'exact'" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "prepared").exists()
@@ -60,12 +60,12 @@ def test_missing_source_and_unknown_set(tmp_path):
     cfg = write_config(tmp_path)
     (tmp_path / "train.jsonl").unlink()
     result = runner.invoke(app, ["prep", "--config", str(cfg)])
-    assert result.exit_code == 1 and "prep.sets.toy.train[0].path" in result.output
+    assert result.exit_code == 2 and "prep.sets.toy.train[0].path" in result.output
     assert not (tmp_path / "prepared").exists()
     result = runner.invoke(app, ["prep", "--config", str(cfg), "--set", "nope"])
-    assert result.exit_code == 1 and "unknown set(s) ['nope']" in result.output
+    assert result.exit_code == 2 and "unknown set(s) ['nope']" in result.output
 
 
 def test_missing_config_file(tmp_path):
     result = runner.invoke(app, ["prep", "--config", str(tmp_path / "none.toml")])
-    assert result.exit_code == 1 and "not found" in result.output
+    assert result.exit_code == 2 and "not found" in result.output

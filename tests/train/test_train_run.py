@@ -169,7 +169,7 @@ def test_cli_trains_then_reports_up_to_date(tmp_path, toy):
     assert forced.exit_code == 0 and "trained 2 steps" in forced.output
     (tmp_path / "bad.toml").write_text('[train]\n[[train.datasets]]\nname = "sts"\npath = "sts.parquet"\nloss = "SoftmaxLoss"\n')
     bad = runner.invoke(app, ["train", "--config", str(tmp_path / "bad.toml")])
-    assert bad.exit_code == 1
+    assert bad.exit_code == 2
     assert "loss SoftmaxLoss expects columns (premise, hypothesis, label)" in " ".join(bad.output.split())
 
 

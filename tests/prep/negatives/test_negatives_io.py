@@ -104,14 +104,14 @@ def test_cli_mine(files):
 def test_cli_mine_bad_options(files, extra, message):
     args = ["mine", "--pairs", str(files / "pairs.parquet"), "--out", str(files / "out"), *extra]
     res = CliRunner().invoke(app, args)
-    assert res.exit_code == 1 and message in " ".join(res.output.split()), res.output
+    assert res.exit_code == 2 and message in " ".join(res.output.split()), res.output
     assert "Traceback" not in res.output
 
 
 def test_cli_mine_pairs_without_positive_column(files):
     pl.DataFrame({"query": ["q"], "doc": ["d"]}).write_parquet(files / "bad.parquet")
     res = CliRunner().invoke(app, ["mine", "--pairs", str(files / "bad.parquet"), "--out", str(files / "o")])
-    assert res.exit_code == 1 and "missing column" in res.output
+    assert res.exit_code == 2 and "missing column" in res.output
 
 
 def test_cli_mine_other_keys_as_options(files):
@@ -126,4 +126,4 @@ def test_cli_mine_other_keys_as_options(files):
     }
     assert "scores" in pl.read_parquet(files / "out" / "negatives.parquet").columns
     bad = CliRunner().invoke(app, ["mine", "--pairs", str(files / "pairs.parquet"), "--out", str(files / "o"), "-o", "nprobe"])
-    assert bad.exit_code == 1 and "expected key=value" in " ".join(bad.output.split()), bad.output
+    assert bad.exit_code == 2 and "expected key=value" in " ".join(bad.output.split()), bad.output
