@@ -17,10 +17,12 @@ the allowed values.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from embedbench.errors import EmbedbenchError
 
@@ -51,8 +53,45 @@ class StrictModel(BaseModel):
             allowed = set(cls.model_fields) | {f.alias for f in cls.model_fields.values() if f.alias}
             unknown = sorted(set(data) - allowed)
             if unknown:
-                raise ValueError(f"unknown key(s) {unknown}; allowed keys: {sorted(cls.model_fields)}")
+                raise PydanticCustomError(
+                    UNKNOWN_KEYS,
+                    "unknown key(s) {unknown}; allowed keys: {allowed}",
+                    {"unknown": unknown, "allowed": sorted(cls.model_fields)},
+                )
         return data
+
+
+UNKNOWN_KEYS = "unknown_keys"
+"""Error type of :class:`StrictModel`'s unknown-key check; :func:`error_lines` reports each key at its own place."""
+
+
+def error_lines(
+    exc: ValidationError, *, prefix: tuple[str, ...], name: Callable[[tuple[Any, ...]], str] | None = None
+) -> list[str]:
+    """One line per validation error: the full dotted key (``prep.sets.s.negatives.num_negatives``), the
+    problem and the value found. An unknown key is named itself, with the keys allowed beside it.
+
+    ``name`` turns a location into what the user wrote (default: ``prefix`` and the location, dotted).
+    """
+
+    def key(loc: tuple[Any, ...]) -> str:
+        return name(loc) if name is not None else ".".join(str(p) for p in (*prefix, *loc))
+
+    lines = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        if err["type"] == UNKNOWN_KEYS:
+            ctx = err.get("ctx") or {}
+            given = err.get("input") if isinstance(err.get("input"), dict) else {}
+            for unknown in ctx.get("unknown", []):
+                lines.append(
+                    f"  {key((*loc, unknown))}: unknown key (got {given.get(unknown)!r}); "
+                    f"allowed keys at {key(loc) if loc or prefix else 'the top'}: {ctx.get('allowed')}"
+                )
+            continue
+        message = err["msg"].removeprefix("Value error, ")
+        lines.append(f"  {key(loc)}: {message} (got {err.get('input')!r})")
+    return lines
 
 
 def load_toml(path: str | Path = DEFAULT_CONFIG, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
@@ -68,7 +107,17 @@ def load_toml(path: str | Path = DEFAULT_CONFIG, _seen: tuple[Path, ...] = ()) -
     if path.resolve() in _seen:
         raise EmbedbenchError(f"{path}: 'extends' loops back to itself ({' -> '.join(map(str, _seen))})")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise EmbedbenchError(
+            f"{path}, line {line}, column {column}: not UTF-8 (byte {raw[exc.start]:#04x}); "
+            "a TOML file must be UTF-8: save it as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise EmbedbenchError(f"{path}: cannot read the config file: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise EmbedbenchError(f"{path}: invalid TOML: {exc}") from exc
     parent = data.pop("extends", None)
@@ -96,10 +145,7 @@ def validate_section(model: type[M], data: Any, *, section: str, source: str | P
     try:
         return model.model_validate(data if data is not None else {})
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            key = ".".join(str(p) for p in (section, *err["loc"]))
-            lines.append(f"  {key}: {err['msg']} (got {err.get('input')!r})")
+        lines = error_lines(exc, prefix=(section,))
         raise EmbedbenchError(f"{source}: invalid [{section}] section:\n" + "\n".join(lines)) from None
 
 

@@ -7,7 +7,10 @@ import hashlib
 import json
 import os
 import platform
+import re
+import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import metadata
@@ -37,19 +40,153 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
         if tmp_path.exists():  # mkstemp creates 0600; give the file the usual umask-based mode
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp_path, 0o666 & ~umask)
+            os.chmod(tmp_path, 0o666 & ~current_umask())
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def current_umask() -> int:
+    """The process's umask (read without changing it for longer than one call)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def make_temp_dir(target: str | Path) -> Path:
+    """A new empty folder beside ``target`` to build it in (``.<name>.<pid>.<random>.tmp``), with the
+    usual mode: ``tempfile.mkdtemp`` makes it 0700, which a rename onto ``target`` would keep."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(target.name), suffix=".tmp", dir=target.parent))
+    os.chmod(tmp, 0o777 & ~current_umask())
+    return tmp
+
+
+def temp_prefix(name: str) -> str:
+    """Prefix of our temporary files and folders for ``name``: ``.<name>.<pid>.``, so a later run can
+    tell the leftovers of a killed process (its pid is gone) from the work of a running one."""
+    return f".{name}.{os.getpid()}."
+
+
+_TEMP = re.compile(r"^\.(?P<name>.+?)\.(?:(?P<pid>\d+)\.)?[A-Za-z0-9_]{8}\.tmp$")
+_OLD_SWAP = re.compile(r"^\.(?P<name>.+)\.old-(?P<pid>\d+)$")
+LEGACY_TEMP_AGE_S = 3600.0
+"""A temporary file without a pid in its name (older embedbench) is removed once it is this old."""
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def clean_temps(folder: str | Path, *, recursive: bool = False) -> list[Path]:
+    """Remove the temporary files and folders of our own naming that a killed run left in ``folder``.
+
+    Only names :func:`atomic_path`, :func:`make_temp_dir` and a folder swap make are touched
+    (``.<name>.<pid>.<random>.tmp``, ``.<name>.old-<pid>``), and only when that process is gone;
+    returns what was removed.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    candidates = folder.rglob(".*") if recursive else folder.glob(".*")
+    for path in sorted(candidates):
+        m = _TEMP.match(path.name) or _OLD_SWAP.match(path.name)
+        if m is None or not path.exists():
+            continue
+        pid = m.group("pid")
+        if pid is not None and _alive(int(pid)):
+            continue
+        if pid is None and time.time() - path.lstat().st_mtime < LEGACY_TEMP_AGE_S:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def check_output_dir(path: str | Path, what: str) -> Path:
+    """Fail before any work when ``path`` cannot be a folder we write into; ``what`` names the setting.
+
+    ``path`` may be missing (it is made later), but it must not be a file, nor lie under a file, nor
+    under a folder we may not write.
+    """
+    path = Path(path)
+    probe = path
+    while not probe.exists() and probe.parent != probe:
+        if probe.is_symlink():
+            raise EmbedbenchError(f"{what} {path}: {probe} is a broken symbolic link; remove it or choose another folder")
+        probe = probe.parent
+    if not probe.is_dir():
+        where = "is a file" if probe == path else f"lies under {probe}, which is a file"
+        raise EmbedbenchError(f"{what} {path} {where}, expected a folder; remove it or choose another folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise EmbedbenchError(f"{what} {path}: cannot write in {probe} (permission denied); choose another folder")
+    return path
+
+
+def check_output_file(path: str | Path, what: str) -> Path:
+    """Fail before any work when ``path`` cannot be written as a file (a folder there, or no folder for it)."""
+    path = Path(path)
+    if path.is_dir():
+        raise EmbedbenchError(f"{what} {path} is a folder, expected a file name; choose another name")
+    check_output_dir(path.parent, f"{what} {path}: its folder")
+    return path
+
+
+def file_record(path: str | Path) -> dict[str, Any]:
+    """Size and SHA-256 of a file, as a manifest records an output (``{"bytes", "sha256"}``)."""
+    path = Path(path)
+    return {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
+
+
+def record_outputs(folder: str | Path, *, skip: tuple[str, ...] = ("manifest.json",)) -> dict[str, dict[str, Any]]:
+    """Every file under ``folder`` (relative path -> size and hash), for a manifest to list what it wrote."""
+    folder = Path(folder)
+    return {
+        p.relative_to(folder).as_posix(): file_record(p)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.relative_to(folder).as_posix() not in skip
+    }
+
+
+def outputs_problem(folder: str | Path, recorded: Any) -> str | None:
+    """Why the outputs a manifest lists no longer hold (missing, other size, other hash), or None.
+
+    A manifest that lists no outputs (written before they were recorded) is a problem too: it cannot
+    be verified, so the step is rebuilt once.
+    """
+    folder = Path(folder)
+    if not isinstance(recorded, dict) or not recorded:
+        return "its manifest lists no output hashes (written by an older embedbench)"
+    for name, rec in recorded.items():
+        path = folder / name
+        if not path.is_file():
+            return f"{path} is missing"
+        size = path.stat().st_size
+        if not isinstance(rec, dict) or size != rec.get("bytes"):
+            return f"{path} has {size} bytes, {rec.get('bytes') if isinstance(rec, dict) else '?'} were written"
+        if file_sha256(path) != rec.get("sha256"):
+            return f"{path} changed since it was written (its hash differs)"
+    return None
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING, Literal
 from embedbench.convert import build_tiny_model, onnx_bert_to_sentence_transformer, unzip_parts
 from embedbench.errors import EmbedbenchError
 from embedbench.fingerprint import model_fingerprint
-from embedbench.io import read_manifest, write_json_atomic
+from embedbench.io import clean_temps, make_temp_dir, read_manifest, write_json_atomic
 from embedbench.paths import models_dir
 
 if TYPE_CHECKING:
@@ -128,8 +127,8 @@ def _materialise(target: Path, build_into: Callable[[Path], None], marker: str =
     """
     if (target / marker).is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    clean_temps(target.parent)
+    tmp = make_temp_dir(target)
     try:
         build_into(tmp)
         if not (tmp / marker).is_file():

@@ -26,7 +26,7 @@ from embedbench.evalsuite.tasks import get_task, is_builtin, task_names
 from embedbench.evalsuite.tasks.base import Task, task_config
 from embedbench.evalsuite.tasks.base import dataset_hash as files_hash
 from embedbench.evalsuite.tasks.bm25 import BM25Retriever
-from embedbench.io import sha256_text
+from embedbench.io import check_output_dir, clean_temps, sha256_text
 from embedbench.models import resolve
 
 LEXICAL_TASK_TYPES = ("retrieval",)
@@ -58,11 +58,18 @@ class EvalRun:
         return [r for r in self.records if r.status == "ran"]
 
 
-def build_task(entry: TaskEntry) -> Any:
-    """The task object of a config entry (registry name + options)."""
+def build_task(entry: TaskEntry, where: str = "") -> Any:
+    """The task object of a config entry (registry name + options).
+
+    ``where`` (e.g. ``"bench.toml: eval.tasks[2]"``) is put before any error, so an unknown task or
+    option, or a bad value, names the config file and key that held it.
+    """
     options = entry.options
     name = options.pop("name", None)
-    task = get_task(entry.registry_name, **options)
+    try:
+        task = get_task(entry.registry_name, **options)
+    except EmbedbenchError as exc:
+        raise EmbedbenchError(f"{where} ({entry.name}): {exc}" if where else str(exc)) from None
     return dataclasses.replace(task, name=name) if name else task
 
 
@@ -116,8 +123,18 @@ class EvalModel:
         return self.loaded
 
 
-def resolve_model(spec: str, batch_size: int = 64, show_progress: bool = True) -> EvalModel:
-    """The ``EvalModel`` of a spec: a registry name, a model folder (``@backend-precision`` optional) or ``"bm25"``."""
+def resolve_model(spec: str, batch_size: int = 64, show_progress: bool = True, where: str = "") -> EvalModel:
+    """The ``EvalModel`` of a spec: a registry name, a model folder (``@backend-precision`` optional) or ``"bm25"``.
+
+    ``where`` (e.g. ``"bench.toml: eval.models[1]"``) is put before any error.
+    """
+    try:
+        return _resolve_model(spec, batch_size, show_progress)
+    except EmbedbenchError as exc:
+        raise EmbedbenchError(f"{where} = {spec!r}: {exc}" if where else str(exc)) from None
+
+
+def _resolve_model(spec: str, batch_size: int, show_progress: bool) -> EvalModel:
     if spec == BM25:
         r = BM25Retriever()
         return EvalModel(spec, r.name, r.fingerprint, batch_size, show_progress, r)
@@ -169,6 +186,7 @@ def run_eval(
     force: bool = False,
     log: Callable[[str], None] = print,
     show_progress: bool = True,
+    source: str | Path | None = None,
 ) -> EvalRun:
     """Evaluate ``models`` (default: the config's) on ``tasks`` (default: the config's) and store the results.
 
@@ -179,13 +197,27 @@ def run_eval(
         force: re-run even when a stored result is current.
         log: where progress lines go.
         show_progress: show encoding progress bars.
+        source: the experiment file, named (with the key) in errors about a configured model or task.
+
+    Every check that needs no encoding (results folder, tasks, models) is done before the first task runs.
     """
     model_specs, entries = select(cfg, models, tasks)
+    file = f"{source}: " if source is not None else ""
+    check_output_dir(cfg.results_dir, f"{file}[eval] results_dir")
+    clean_temps(cfg.results_dir, recursive=True)
     store = ResultsStore(cfg.results_dir)
-    built = [(e, build_task(e)) for e in entries]
+    positions = {e.name: i for i, e in enumerate(cfg.task_entries)}
+    built = [
+        (e, build_task(e, f"{file}eval.tasks[{positions[e.name]}]" if e.name in positions else "--task"))
+        for e in entries
+    ]
+    resolved = [
+        resolve_model(spec, cfg.batch_size, show_progress,
+                      f"{file}eval.models[{i}]" if models is None else "--model")
+        for i, spec in enumerate(model_specs)
+    ]
     run = EvalRun()
-    for spec in model_specs:
-        model = resolve_model(spec, cfg.batch_size, show_progress)
+    for model in resolved:
         for entry, task in built:
             name = getattr(task, "name", entry.name)
             if not model.runs(task):

@@ -21,7 +21,15 @@ import polars as pl
 from embedbench.data.shapes import SHAPES, Schema, ntuple, select_schema
 from embedbench.encode import load_encoder
 from embedbench.errors import EmbedbenchError
-from embedbench.io import config_hash, is_up_to_date, read_manifest
+from embedbench.io import (
+    check_output_dir,
+    check_output_file,
+    clean_temps,
+    config_hash,
+    is_up_to_date,
+    outputs_problem,
+    read_manifest,
+)
 from embedbench.models import load_model, resolve
 from embedbench.prep.config import PrepConfig, SetConfig, Step, load_prep_config
 from embedbench.prep.dedupe import ROW, exact_dedupe, near_dedupe
@@ -58,6 +66,8 @@ class SetOutcome:
     skipped: bool
     out_dir: Path
     manifest: dict[str, Any]
+    rebuilt_because: str | None = None
+    """Why a set whose inputs and config were unchanged was rebuilt (its outputs did not verify)."""
 
 
 @dataclass
@@ -66,6 +76,8 @@ class Context:
 
     config: PrepConfig
     root: Path
+    source: str | Path | None = None
+    """The experiment file, named in errors about a value it holds."""
     _evals: dict[str, pl.DataFrame] = field(default_factory=dict)
     _models: dict[str, Any] = field(default_factory=dict)
 
@@ -81,9 +93,14 @@ class Context:
             self._models[name] = load_model(name, device="cpu")
         return self._models[name]
 
-    def fingerprint(self, name: str) -> str:
-        """Content fingerprint of a model (part of a set's inputs when the model decides the output)."""
-        return resolve(name).fingerprint
+    def fingerprint(self, name: str, key: str = "prep.model") -> str:
+        """Content fingerprint of a model (part of a set's inputs when the model decides the output);
+        an unknown model names the config file and ``key``, the setting that holds it."""
+        try:
+            return resolve(name).fingerprint
+        except EmbedbenchError as exc:
+            where = f"{self.source}: " if self.source is not None else ""
+            raise EmbedbenchError(f"{where}{key} = {name!r}: {exc}") from None
 
 
 def set_schema(shape: str, frame: pl.DataFrame) -> Schema:
@@ -91,6 +108,15 @@ def set_schema(shape: str, frame: pl.DataFrame) -> Schema:
     if shape == "triplets" and "negative_1" in frame.columns:
         return ntuple(sum(1 for c in frame.columns if re.fullmatch(r"negative_\d+", c)))
     return SHAPES[shape]
+
+
+def _model_key(name: str, cfg: SetConfig, role: str) -> str:
+    """The config key that names the model of ``role`` in set ``name``."""
+    if role == "semantic" and cfg.semantic.model:
+        return f"prep.sets.{name}.semantic.model"
+    if role == "negatives":
+        return f"prep.sets.{name}.negatives.model"
+    return "prep.model"
 
 
 def _models_used(cfg: SetConfig, prep: PrepConfig) -> dict[str, str]:
@@ -222,7 +248,7 @@ def set_hashes(name: str, ctx: Context) -> tuple[list[dict[str, Any]], str, str]
         corpus = cfg.negatives.corpus
         inputs.append(describe_path(corpus_path(corpus, key), key, f"corpus:{corpus}"))
     inputs += [
-        {"key": f"model.{role}", "source": m, "sha256": ctx.fingerprint(m)}
+        {"key": f"model.{role}", "source": m, "sha256": ctx.fingerprint(m, _model_key(name, cfg, role))}
         for role, m in _models_used(cfg, ctx.config).items()
     ]
     settings = {
@@ -243,8 +269,12 @@ def prepare_set(name: str, ctx: Context, *, force: bool = False) -> SetOutcome:
     cfg = ctx.config.sets[name]
     out_dir = ctx.root / ctx.config.output_dir / name
     inputs, inputs_hash, cfg_hash = set_hashes(name, ctx)
+    rebuilt_because = None
     if not force and is_up_to_date(out_dir / "manifest.json", inputs_hash, cfg_hash):
-        return SetOutcome(name, True, out_dir, read_manifest(out_dir / "manifest.json") or {})
+        manifest = read_manifest(out_dir / "manifest.json") or {}
+        rebuilt_because = outputs_problem(out_dir, manifest.get("outputs"))
+        if rebuilt_because is None:
+            return SetOutcome(name, True, out_dir, manifest)
     t_start = time.perf_counter()
     read = read_set(name, {r: getattr(cfg, r) for r in SPLITS})
     frame = read.frame
@@ -276,6 +306,8 @@ def prepare_set(name: str, ctx: Context, *, force: bool = False) -> SetOutcome:
     mined = _mine(name, cfg, cfg.negatives, parts.kept, splits) if cfg.negatives is not None else None
     if mined is not None:
         splits = mined.splits
+    if not any(sp.height for sp in splits.values()):
+        raise EmbedbenchError(_nothing_kept(name, cfg, read.frame.height, rows, parts.dropped, read.reader_dropped))
     dropped = parts.dropped
     if read.reader_dropped is not None:
         dropped = pl.concat([read.reader_dropped, dropped], how="diagonal_relaxed")
@@ -284,7 +316,30 @@ def prepare_set(name: str, ctx: Context, *, force: bool = False) -> SetOutcome:
         manifest["negatives"] = mined.stats
     manifest["timings"]["total_s"] = round(time.perf_counter() - t_start, 4)
     write_set(out_dir, splits, dropped, manifest, mined.write if mined is not None else None)
-    return SetOutcome(name, False, out_dir, read_manifest(out_dir / "manifest.json") or manifest)
+    return SetOutcome(name, False, out_dir, read_manifest(out_dir / "manifest.json") or manifest, rebuilt_because)
+
+
+def _nothing_kept(
+    name: str, cfg: SetConfig, n_read: int, rows: dict[str, int], dropped: pl.DataFrame, reader_dropped: pl.DataFrame | None
+) -> str:
+    """Why set ``name`` has no row to write: the sources built none, or every row was dropped (by reason)."""
+    key = f"prep.sets.{name}"
+    if n_read == 0:
+        why = f"its sources built no {cfg.shape!r} row"
+        if reader_dropped is not None and reader_dropped.height:
+            reasons = reader_dropped.group_by("reason").len().sort("reason").iter_rows()
+            why += " (the reader dropped " + ", ".join(f"{n} as {r}" for r, n in reasons) + ")"
+        if cfg.shape == "triplets" and any(s.kind == "labelled" for s in cfg.train):
+            why += "; a labelled source builds triplets only from classes with two texts or more and a second class"
+        return f"{key}: 0 rows kept: {why}; check the sources and their output shape (nothing was written)"
+    reasons = ", ".join(
+        f"{stage}/{reason} {n}" for stage, reason, n in dropped.group_by("stage", "reason").len().sort("stage", "reason").iter_rows()
+    )
+    stages = " -> ".join(f"{k} {v}" for k, v in rows.items())
+    return (
+        f"{key}: 0 rows kept of {n_read} read (rows per stage: {stages}; dropped: {reasons or 'none'}); "
+        "loosen the steps that drop them or check the sources (nothing was written)"
+    )
 
 
 def _mine(
@@ -309,10 +364,13 @@ def run_prep(
     force: bool = False,
     report: bool = True,
     log: Callable[[str], None] = print,
+    source: str | Path | None = None,
 ) -> list[SetOutcome]:
     """Prepare ``sets`` (default: all) of ``config`` under ``root`` and write the report.
 
-    Returns one :class:`SetOutcome` per set; unknown set names raise ``EmbedbenchError`` listing the known ones.
+    Output locations are checked, and temporary files a killed run left there removed, before any
+    work. ``source`` (the experiment file) is named in errors about a configured value. Returns one
+    :class:`SetOutcome` per set; unknown set names raise ``EmbedbenchError`` listing the known ones.
     """
     names = sets or list(config.sets)
     unknown = [n for n in names if n not in config.sets]
@@ -320,11 +378,20 @@ def run_prep(
         raise EmbedbenchError(f"unknown set(s) {unknown}; sets in [prep.sets]: {sorted(config.sets)}")
     if not names:
         raise EmbedbenchError("no sets configured: add a [prep.sets.<name>] table to bench.toml")
-    ctx = Context(config, Path(root) if root is not None else Path.cwd())
+    ctx = Context(config, Path(root) if root is not None else Path.cwd(), source)
+    where = f"{source}: " if source is not None else ""
+    output_dir = check_output_dir(ctx.root / config.output_dir, f"{where}[prep] output_dir")
+    for name in names:
+        check_output_dir(output_dir / name, f"{where}[prep] output_dir (set {name!r})")
+    report_path = check_output_file(ctx.root / config.report, f"{where}[prep] report") if report else None
+    for folder in (output_dir, *([report_path.parent] if report_path else [])):
+        clean_temps(folder)
     outcomes = []
     for name in names:
         outcome = prepare_set(name, ctx, force=force)
         m = outcome.manifest
+        if outcome.rebuilt_because:
+            log(f"{name}: inputs and config unchanged but {outcome.rebuilt_because}; rebuilt it")
         if outcome.skipped:
             log(
                 f"{name}: unchanged (inputs {m.get('inputs_hash')}, config {m.get('config_hash')}), skipped; --force rebuilds it"
@@ -345,4 +412,5 @@ def run_prep_file(config_path: str | Path = "bench.toml", **kwargs: Any) -> list
     """Load ``[prep]`` from ``config_path`` and :func:`run_prep` it (relative outputs under the file's folder)."""
     config = load_prep_config(config_path)
     kwargs.setdefault("root", Path(config_path).resolve().parent)
+    kwargs.setdefault("source", config_path)
     return run_prep(config, **kwargs)

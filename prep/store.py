@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from embedbench.io import write_json_atomic, write_parquet_atomic
+from embedbench.io import make_temp_dir, record_outputs, write_json_atomic, write_parquet_atomic
 
 SPLITS = ("train", "dev", "test")
 
@@ -29,11 +28,12 @@ def write_set(
 ) -> dict[str, str]:
     """Write ``{split}.parquet`` (non-empty splits), ``dropped.parquet`` and ``manifest.json`` atomically.
 
+    The manifest's ``outputs`` lists every other file with its size and SHA-256.
+
     ``extra(tmp_dir)`` may write more files (e.g. mined negatives) and returns entries for the manifest's
     ``files``. Returns the written file names by role.
     """
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    tmp = make_temp_dir(out_dir)
     try:
         files: dict[str, Any] = {}
         for split in SPLITS:
@@ -45,7 +45,8 @@ def write_set(
         files["dropped"] = "dropped.parquet"
         if extra is not None:
             files.update(extra(tmp))
-        write_json_atomic(tmp / "manifest.json", {**manifest, "files": files})
+        outputs = record_outputs(tmp)  # size and hash of every file: the skip check verifies them
+        write_json_atomic(tmp / "manifest.json", {**manifest, "files": files, "outputs": outputs})
         _swap(tmp, out_dir)
     finally:
         if tmp.exists():

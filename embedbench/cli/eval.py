@@ -23,6 +23,7 @@ from embedbench.evalsuite.gate import GateReport, run_check, write_expected
 from embedbench.evalsuite.report import build_report
 from embedbench.evalsuite.results import ResultsStore, display_name
 from embedbench.evalsuite.runner import run_eval
+from embedbench.io import check_output_dir, clean_temps
 
 ResultsOption = Annotated[Path | None, typer.Option("--results", help="results folder (default: \\[eval] results_dir)")]
 
@@ -40,7 +41,7 @@ def eval_command(
     if results is not None:
         cfg = cfg.model_copy(update={"results_dir": results})
     run = run_eval(cfg, models=model or None, tasks=task or None, force=force,
-                   log=lambda line: console.print(line, markup=False, highlight=False))
+                   log=lambda line: console.print(line, markup=False, highlight=False), source=config)
     n_ran, n_skip = len(run.ran()), sum(r.status == "skipped" for r in run.records)
     console.print(f"{n_ran} task(s) evaluated, {n_skip} up to date; results in {cfg.results_dir}")
 
@@ -55,6 +56,8 @@ def report_command(
 ) -> None:
     """Render reports/<name>.md (tables, CIs, significance, plots) from stored results alone."""
     cfg = load_eval_config(config)
+    check_output_dir(cfg.reports_dir, f"{config}: [eval] reports_dir")
+    clean_temps(cfg.reports_dir)
     store = ResultsStore(results or cfg.results_dir)
     models = None if all_models else [display_name(m) for m in cfg.models]
     path = build_report(

@@ -11,10 +11,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from embedbench.cli._output import console, user_errors
+from embedbench.config import error_lines
 from embedbench.errors import EmbedbenchError
-from embedbench.prep.negatives import MiningConfig, make_config, mine_files
+from embedbench.io import check_output_dir, clean_temps
+from embedbench.prep.negatives import MiningConfig, mine_files
 
 NONE_VALUES = ("none", "null")
 """``--option key=none`` sets an optional key to nothing (e.g. ``relative_margin=none``)."""
@@ -36,6 +39,24 @@ def _options(pairs: list[str]) -> dict[str, Any]:
             )
         out[key.strip().replace("-", "_")] = None if value.strip().lower() in NONE_VALUES else value
     return out
+
+
+OWN_OPTIONS = ("model", "range_min", "range_max", "num_negatives", "relative_margin", "output", "shortfall")
+"""Mining keys with an option of their own (``--range-max``); the others are given as ``--option key=value``."""
+
+
+def _option_name(key: str) -> str:
+    """How the user gave mining key ``key`` on the command line."""
+    return f"--{key.replace('_', '-')}" if key in OWN_OPTIONS else f"--option {key}"
+
+
+def mining_config(options: dict[str, Any]) -> MiningConfig:
+    """Validate the mining options; each error names the command-line option that gave the value."""
+    try:
+        return MiningConfig.model_validate(options)
+    except ValidationError as exc:
+        lines = error_lines(exc, prefix=(), name=lambda loc: _option_name(loc[0]) if loc else "options")
+        raise EmbedbenchError("invalid mining options:\n" + "\n".join(lines)) from None
 
 
 @user_errors
@@ -69,7 +90,9 @@ def mine_command(
     options = {k: v for k, v in given.items() if v is not None}
     if relative_margin is not None and relative_margin < 0:
         options["relative_margin"] = None
-    cfg = make_config(**{**_options(option or []), **options})
+    cfg = mining_config({**_options(option or []), **options})
+    check_output_dir(out, "--out")
+    clean_temps(out)
     mined = mine_files(pairs, out, cfg, corpus=corpus, stem=stem)
     s, paths = mined.result.stats, mined.paths
     console.print(

@@ -82,7 +82,7 @@ def test_every_section_model_is_strict():
     for model in (PrepConfig, SetConfig, TrainConfig, DatasetSpec, EvalConfig, CheckConfig, TaskEntry, Experiment):
         assert issubclass(model, StrictModel), model
         assert model.model_config.get("frozen") is True, model
-    with pytest.raises(EmbedbenchError, match=r"unknown key\(s\) \['colour'\]; allowed keys"):
+    with pytest.raises(EmbedbenchError, match=r"eval\.check\.colour: unknown key \(got 1\); allowed keys at eval\.check: \['alpha'"):
         validate_section(CheckConfig, {"colour": 1}, section="eval.check")
     # task options stay free-form: the task checks them
     assert TaskEntry.model_validate({"name": "stsb", "limit": 5}).options == {"limit": 5}

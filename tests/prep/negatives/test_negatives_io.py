@@ -95,10 +95,10 @@ def test_cli_mine(files):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--relative-margin", "1.5"], "mine.relative_margin"),
+        (["--relative-margin", "1.5"], "--relative-margin: Input should be less than 1"),
         (["--model", "no-such-model"], "unknown model"),
         (["--range-min", "10", "--range-max", "5"], "range_max"),
-        (["--output", "pairs"], "mine.output"),
+        (["--output", "pairs"], "--output: Input should be"),
     ],
 )
 def test_cli_mine_bad_options(files, extra, message):
