@@ -3,23 +3,46 @@
 Rows are keyed by an *embedding space* (model fingerprint + prompt + max sequence length +
 normalisation) and the SHA-256 of the text. Every write happens in a transaction, so an exception
 or a killed process leaves the store readable and consistent: at worst the last batch is missing.
+
+A file that is not a database, or a damaged one (truncated, overwritten), holds nothing that can be
+trusted and nothing that cannot be recomputed: on opening it is moved aside as
+``<name>.damaged-<time>`` and a new cache is started, said in one line on stderr. Damage found later
+(a page read mid-run) is an ``EmbedbenchError`` naming the file and ``embedbench cache clear``, which
+moves it aside the same way.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
+import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
+from embedbench.errors import EmbedbenchError
 from embedbench.io import sha256_text
 from embedbench.paths import embedding_db
 
 _LOOKUP_CHUNK = 500
+_DAMAGED = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+"""SQLite's codes for a file that is not a database or is damaged (a locked or busy one is not)."""
+_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def is_damage(exc: BaseException) -> bool:
+    """True when ``exc`` says the database file is damaged or not a database."""
+    return isinstance(exc, sqlite3.DatabaseError) and getattr(exc, "sqlite_errorcode", None) in _DAMAGED
+
+
+def _warn(line: str) -> None:
+    print(f"warning: {line}", file=sys.stderr)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spaces (
@@ -89,12 +112,60 @@ def text_hash(text: str) -> bytes:
 class EmbeddingCache:
     """Store and fetch float32 vectors by (space, text); safe across processes (SQLite WAL)."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, *, notice: Callable[[str], None] = _warn) -> None:
         self.path = Path(path) if path else embedding_db()
+        if self.path.is_dir():
+            raise EmbedbenchError(
+                f"embedding cache {self.path} is a folder, expected a SQLite file; remove it or set "
+                "$EMBEDBENCH_EMBEDDINGS to a file path"
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        with self._conn() as conn:
-            conn.executescript(_SCHEMA)
+        self._notice = notice
+        try:
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+            self._start_over(exc)
+
+    def _open(self) -> None:
+        conn = self._conn()
+        conn.executescript(_SCHEMA)
+        conn.execute("SELECT COUNT(*) FROM spaces").fetchone()  # reads the schema and a table: damage shows here
+
+    def _start_over(self, exc: BaseException) -> Path:
+        """Move the damaged file (and its WAL) aside as ``<name>.damaged-<time>`` and open a new cache."""
+        self.close()
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        os.replace(self.path, aside)
+        for suffix in _SIDE_FILES:
+            side = self.path.with_name(self.path.name + suffix)
+            if side.exists():
+                os.replace(side, aside.with_name(aside.name + suffix))
+        self._open()
+        self._notice(
+            f"embedding cache {self.path} was damaged ({exc}); moved it aside to {aside.name} and started a "
+            "new cache (its embeddings are computed again as needed)"
+        )
+        return aside
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Damage found while reading or writing becomes one error line naming the file and the fix."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+            raise self._damaged(exc) from None
+
+    def _damaged(self, exc: BaseException) -> EmbedbenchError:
+        return EmbedbenchError(
+            f"embedding cache {self.path} is damaged ({exc}); run `embedbench cache clear` "
+            "(it moves the file aside and starts a new cache)"
+        )
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -114,6 +185,10 @@ class EmbeddingCache:
 
     def register(self, space: Space) -> None:
         """Record a space's description (idempotent)."""
+        with self._guard():
+            self._register(space)
+
+    def _register(self, space: Space) -> None:
         self._conn().execute(
             "INSERT OR IGNORE INTO spaces(space, model, fingerprint, prompt, max_seq_length, normalize)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -122,6 +197,10 @@ class EmbeddingCache:
 
     def get_many(self, space: Space, hashes: Sequence[bytes]) -> dict[bytes, np.ndarray]:
         """Vectors found for ``hashes`` in ``space`` (missing ones are absent from the result)."""
+        with self._guard():
+            return self._get_many(space, hashes)
+
+    def _get_many(self, space: Space, hashes: Sequence[bytes]) -> dict[bytes, np.ndarray]:
         conn = self._conn()
         found: dict[bytes, np.ndarray] = {}
         for start in range(0, len(hashes), _LOOKUP_CHUNK):
@@ -140,6 +219,10 @@ class EmbeddingCache:
         if len(hashes) != len(vectors):
             raise ValueError(f"got {len(hashes)} hashes but {len(vectors)} vectors")
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        with self._guard():
+            self._put_many(space, hashes, vectors)
+
+    def _put_many(self, space: Space, hashes: Sequence[bytes], vectors: np.ndarray) -> None:
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -155,13 +238,18 @@ class EmbeddingCache:
 
     def count(self, space: Space, hits: int, misses: int) -> None:
         """Add to a space's hit and miss counters."""
-        self._conn().execute(
-            "UPDATE spaces SET hits = hits + ?, misses = misses + ? WHERE space = ?",
-            (hits, misses, space.key),
-        )
+        with self._guard():
+            self._conn().execute(
+                "UPDATE spaces SET hits = hits + ?, misses = misses + ? WHERE space = ?",
+                (hits, misses, space.key),
+            )
 
     def stats(self) -> list[SpaceStats]:
         """One row per space: model, settings, rows stored, hits, misses, bytes of vectors."""
+        with self._guard():
+            return self._stats()
+
+    def _stats(self) -> list[SpaceStats]:
         rows = self._conn().execute(
             "SELECT s.model, s.fingerprint, s.prompt, s.max_seq_length, s.normalize, s.dim, s.hits, s.misses,"
             " COUNT(e.text_hash), COALESCE(SUM(LENGTH(e.vec)), 0)"
@@ -173,7 +261,21 @@ class EmbeddingCache:
         ]
 
     def clear(self, model: str | None = None) -> int:
-        """Delete cached vectors (of one model name, or all); returns rows deleted."""
+        """Delete cached vectors (of one model name, or all); returns rows deleted.
+
+        Clearing everything in a damaged file moves it aside and starts a new cache (returns 0).
+        """
+        try:
+            return self._clear(model)
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+            if model is not None:
+                raise self._damaged(exc) from None
+            self._start_over(exc)
+            return 0
+
+    def _clear(self, model: str | None) -> int:
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:

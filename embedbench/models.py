@@ -284,9 +284,33 @@ def load_resolved(resolved: ResolvedModel, *, device: str | None = None) -> Sent
     try:
         model = SentenceTransformer(resolved.path, device=device or "cpu", local_files_only=resolved.is_local)
     except Exception as exc:  # noqa: BLE001 - any load failure is the user's folder or id
+        damaged = damaged_weights(Path(resolved.path)) if resolved.is_local else None
+        if damaged is not None:
+            raise EmbedbenchError(
+                f"model {resolved.name!r}: weights file {damaged[0]} is damaged ({damaged[1]}); it was truncated or "
+                "overwritten: retrain or re-copy the model folder"
+            ) from exc
         raise EmbedbenchError(f"model {resolved.name!r} at {resolved.path} does not load: {exc}") from exc
     model.model_card_data.model_name = resolved.name
     return model
+
+
+def damaged_weights(folder: Path) -> tuple[Path, str] | None:
+    """The first ``.safetensors`` file under ``folder`` that does not open (truncated, overwritten), and why."""
+    from safetensors import safe_open  # only when a model failed to load
+
+    if not folder.is_dir():
+        return None
+    for path in sorted(folder.rglob("*.safetensors")):
+        if any(part.startswith((".", "checkpoint-")) for part in path.relative_to(folder).parts):
+            continue
+        try:
+            with safe_open(str(path), framework="numpy") as f:
+                for key in f.keys():
+                    f.get_slice(key)
+        except Exception as exc:  # noqa: BLE001 - any failure to open is damage
+            return path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return None
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,12 @@ Layout under the results folder (``results/`` by default)::
     results/<model>/mteb/<name>.json  mteb's own result JSON (``TaskResult.mteb_json``), where mteb produced it
 
 ``provenance`` holds: model name and fingerprint, dataset name and content hash, the task config and
-its hash, the inputs hash the runner skips on, package versions, Python, machine, date
-(``embedbench.io.provenance()``), seconds the task took, the result's own provenance fields and, for an
-mteb result, ``mteb_file`` (where mteb's JSON went). A report and the regression gate read these files alone.
+its hash, the inputs hash the runner skips on, package versions, Python, machine
+(``embedbench.io.provenance()``), the result's own provenance fields and, for an mteb result,
+``mteb_file`` (where mteb's JSON went). What differs between two runs of the same inputs lives in one
+place, the last key ``timing``: ``created`` (the date), ``seconds`` (the run) and ``task_seconds``
+(the task's own timer); everything else is byte-identical on a re-run. Loaded results carry ``created``
+and ``seconds`` in their ``provenance`` as before. A report and the regression gate read these files alone.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from embedbench.io import config_hash, provenance, read_json, write_json_atomic,
 from embedbench.models import describe_name
 
 FORMAT = "embedbench.result/1"
+TIMING = "timing"
+"""The one key of a results file whose content changes between identical runs (dates and timings)."""
 REQUIRED = ("task", "task_type", "model", "model_fingerprint", "dataset", "dataset_hash", "main_metric", "metrics")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 
@@ -104,9 +109,10 @@ class ResultsStore:
         validate(result, where=str(path))
         config = result.config if task_config is None else task_config
         record = result.to_dict()
+        task_seconds = record.pop("seconds", None)
         record["provenance"] = {
             **provenance(),
-            **result.provenance,
+            **{k: v for k, v in result.provenance.items() if k not in ("created", "seconds")},
             "model": result.model,
             "model_fingerprint": result.model_fingerprint,
             "dataset": result.dataset,
@@ -114,7 +120,12 @@ class ResultsStore:
             "task_config": config,
             "config_hash": config_hash(config),
             "inputs_hash": inputs_hash,
+        }
+        created = record["provenance"].pop("created")
+        record[TIMING] = {
+            "created": created,
             "seconds": result.seconds if run_seconds is None else run_seconds,
+            "task_seconds": task_seconds,
         }
         mteb_path = None
         if result.mteb_json is not None:
@@ -145,7 +156,16 @@ class ResultsStore:
         if missing:
             raise EmbedbenchError(f"{path}: missing field(s) {', '.join(missing)}; re-run `embedbench eval --force`")
         known = {f.name for f in fields(TaskResult)}
-        result = TaskResult.from_dict({k: v for k, v in data.items() if k in known})
+        fields_ = {k: v for k, v in data.items() if k in known}
+        timing = data.get(TIMING)
+        if isinstance(timing, dict):  # dates and timings: one place on disk, in provenance once loaded
+            if timing.get("task_seconds") is not None:
+                fields_["seconds"] = timing["task_seconds"]
+            fields_["provenance"] = {
+                **(fields_.get("provenance") or {}),
+                **{k: timing[k] for k in ("created", "seconds") if k in timing},
+            }
+        result = TaskResult.from_dict(fields_)
         expected_task = task if task is not None else path.stem
         if safe_name(result.task) != safe_name(expected_task):
             raise EmbedbenchError(
@@ -175,7 +195,8 @@ class ResultsStore:
             return None
 
     def is_current(self, model: str, task: str, *, fingerprint: str, inputs_hash: str, config: dict[str, Any]) -> bool:
-        """True when a stored result has this model fingerprint, inputs hash and task config (skip it)."""
+        """True when a stored result has this model fingerprint, inputs hash and task config (skip it)
+        and still reads as a whole result (see :meth:`damage`)."""
         rec = self.record(model, task)
         if not rec or rec.get("format") != FORMAT:
             return False
@@ -184,7 +205,23 @@ class ResultsStore:
             rec.get("model_fingerprint") == fingerprint
             and prov.get("inputs_hash") == inputs_hash
             and prov.get("config_hash") == config_hash(config)
+            and self.damage(model, task) is None
         )
+
+    def damage(self, model: str, task: str) -> str | None:
+        """Why the stored result of ``model`` on ``task`` cannot be trusted (unreadable, truncated, fields
+        missing or invalid, its mteb file gone), or None when it reads whole or does not exist."""
+        path = self.path(model, task)
+        if not path.exists():
+            return None
+        try:
+            self.load_file(path, task=task)
+        except EmbedbenchError as exc:
+            return str(exc)
+        mteb_file = ((self.record(model, task) or {}).get("provenance") or {}).get("mteb_file")
+        if mteb_file and not (Path(self.root) / mteb_file).is_file():
+            return f"{path}: its mteb file {Path(self.root) / mteb_file} is missing"
+        return None
 
     def load_all(self, models: list[str] | None = None, tasks: list[str] | None = None) -> list[TaskResult]:
         """Every stored result (optionally only these models / tasks), sorted by task then model."""

@@ -231,6 +231,9 @@ def run_eval(
                 log(f"{model.name} / {name}: up to date, skipped ({store.path(model.name, name)}; --force re-runs)")
                 run.records.append(RunRecord(model.name, name, "skipped", store.path(model.name, name)))
                 continue
+            damage = store.damage(model.name, name)
+            if damage is not None:
+                log(f"{model.name} / {name}: stored result does not read ({damage}); running it again")
             started = time.perf_counter()
             result = task.evaluate(model.get())
             seconds = time.perf_counter() - started

@@ -3,7 +3,9 @@
 ``train`` takes the plan of :func:`embedbench.train.plan.plan_training` (every input checked and hashed
 before a model loads), then
 
-1. skips when ``models/<run>/manifest.json`` records the same input and config hashes ("up to date");
+1. skips when ``models/<run>/manifest.json`` records the same input and config hashes ("up to date")
+   and the folder's model files still have the fingerprint the manifest records (a truncated or
+   changed weights file is retrained, saying why);
 2. resumes from the last checkpoint in ``models/<run>/.checkpoints`` when that checkpoint was written
    by the same inputs and config (stale checkpoints are removed);
 3. trains with ``SentenceTransformerTrainer`` (a loss and a batch sampler per dataset);
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,14 @@ import numpy as np
 from embedbench import models
 from embedbench.errors import EmbedbenchError
 from embedbench.fingerprint import model_fingerprint
-from embedbench.io import is_up_to_date, provenance, read_manifest, write_json_atomic
+from embedbench.io import (
+    check_output_dir,
+    clean_temps,
+    is_up_to_date,
+    provenance,
+    read_manifest,
+    write_json_atomic,
+)
 from embedbench.train.config import TrainConfig
 from embedbench.train.evaluation import build_dev_evaluator
 from embedbench.train.losses import build_loss, wrap_loss
@@ -53,6 +62,8 @@ class TrainResult:
     losses: list[float] = field(default_factory=list)
     eval_before: dict[str, float] = field(default_factory=dict)
     eval_after: dict[str, float] = field(default_factory=dict)
+    retrained_because: str | None = None
+    """Why an up-to-date run was trained again (its model files no longer matched the manifest)."""
 
 
 _OUR_FILES = ("manifest.json", "embedbench.json", "train_log.json", "modules.json", CHECKPOINTS)
@@ -131,13 +142,31 @@ def train(cfg: TrainConfig, *, force: bool = False, callbacks: list[Any] | None 
     ``force`` retrains even when up to date and ignores existing checkpoints. ``callbacks`` are extra
     ``transformers.TrainerCallback`` objects (tests use one to interrupt a run).
     """
-    plan = plan_training(cfg)
     run_dir = cfg.run_dir
+    check_output_dir(run_dir, "[train] output_dir / run")
+    clean_temps(cfg.output_dir)
+    plan = plan_training(cfg)
+    because = None
     if not force and (run_dir / "modules.json").is_file() and is_up_to_date(
         run_dir / "manifest.json", plan.inputs_hash, plan.config_hash
     ):
-        return TrainResult(run_dir, skipped=True)
-    return _train(plan, force=force, callbacks=callbacks or [])
+        because = model_files_problem(run_dir)
+        if because is None:
+            return TrainResult(run_dir, skipped=True)
+    result = _train(plan, force=force, callbacks=callbacks or [])
+    return replace(result, retrained_because=because)
+
+
+def model_files_problem(run_dir: Path) -> str | None:
+    """Why a finished run's model files cannot be trusted (their fingerprint is not the recorded one), or None."""
+    recorded = (read_manifest(run_dir / "manifest.json") or {}).get("model_fingerprint")
+    try:
+        now = model_fingerprint(run_dir)
+    except (EmbedbenchError, OSError) as exc:
+        return f"its model files do not read ({exc})"
+    if now != recorded:
+        return f"its model files changed since training (fingerprint {now}, recorded {recorded})"
+    return None
 
 
 def _losses_and_datasets(plan: TrainPlan, model: Any, device: str) -> tuple[dict, dict, dict[int, str]]:

@@ -26,6 +26,8 @@ def train_command(
     if result.skipped:
         typer.echo(f"{result.run_dir}: up to date (same data and [train] config); --force retrains")
         return
+    if result.retrained_because:
+        typer.echo(f"{result.run_dir}: data and [train] config unchanged but {result.retrained_because}; retrained")
     resumed = f", resumed from {Path(result.resumed_from).name}" if result.resumed_from else ""
     typer.echo(f"trained {result.steps} steps in {result.seconds:.0f} s{resumed} -> {result.run_dir}")
     if result.losses:

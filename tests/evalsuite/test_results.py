@@ -28,12 +28,15 @@ def test_round_trip_with_provenance(tmp_path):
     data = json.loads(path.read_text())
     assert data["format"] == FORMAT
     prov = data["provenance"]
-    for key in ("created", "versions", "model", "model_fingerprint", "dataset_hash", "task_config", "config_hash",
-                "inputs_hash", "seconds", "n_pairs"):
+    for key in ("versions", "model", "model_fingerprint", "dataset_hash", "task_config", "config_hash",
+                "inputs_hash", "n_pairs"):
         assert key in prov, key
+    assert list(data)[-1] == "timing" and set(data["timing"]) == {"created", "seconds", "task_seconds"}
+    assert "created" not in prov and "seconds" not in prov and "seconds" not in data
     assert prov["versions"]["sentence-transformers"]
     loaded = store.load("m1", "stsb")
     assert loaded.per_item == result().per_item and loaded.metrics == result().metrics
+    assert loaded.seconds == 1.5 and loaded.provenance["created"] == data["timing"]["created"]
     assert [r.model for r in store.load_all()] == ["m1"]
     assert store.is_current("m1", "stsb", fingerprint="fp1", inputs_hash="ih", config=result().config)
     assert not store.is_current("m1", "stsb", fingerprint="fp2", inputs_hash="ih", config=result().config)
