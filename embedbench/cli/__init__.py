@@ -11,27 +11,34 @@ import typer
 
 from embedbench.cli import cache, mine, models, prep, train
 from embedbench.cli import eval as evaluation
+from embedbench.errors import EXIT_BAD_INPUT, EXIT_FAILED_CHECK, EXIT_OK
+
+EXIT_CODES = (
+    f"Exit codes: {EXIT_OK} done; {EXIT_FAILED_CHECK} a failed check (`embedbench check` found a regression); "
+    f"{EXIT_BAD_INPUT} bad input, usage or configuration (one error line says which file, row, column or key)."
+)
 
 app = typer.Typer(
     name="embedbench",
     help="Dataset prep, fine-tuning and evaluation for sentence-embedding models.",
+    epilog=EXIT_CODES,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
 cache_app = typer.Typer(help="Inspect or clear the shared embedding cache.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 
-app.command("models")(models.models_command)
-app.command("resolve")(models.resolve_command)
-cache_app.command("stats")(cache.stats_command)
-cache_app.command("clear")(cache.clear_command)
-app.command("prep")(prep.prep_command)
-app.command("mine")(mine.mine_command)
-app.command("train")(train.train_command)
-app.command("eval")(evaluation.eval_command)
-app.command("report")(evaluation.report_command)
-app.command("check")(evaluation.check_command)
-app.command("expected")(evaluation.expected_command)
+app.command("models", epilog=EXIT_CODES)(models.models_command)
+app.command("resolve", epilog=EXIT_CODES)(models.resolve_command)
+cache_app.command("stats", epilog=EXIT_CODES)(cache.stats_command)
+cache_app.command("clear", epilog=EXIT_CODES)(cache.clear_command)
+app.command("prep", epilog=EXIT_CODES)(prep.prep_command)
+app.command("mine", epilog=EXIT_CODES)(mine.mine_command)
+app.command("train", epilog=EXIT_CODES)(train.train_command)
+app.command("eval", epilog=EXIT_CODES)(evaluation.eval_command)
+app.command("report", epilog=EXIT_CODES)(evaluation.report_command)
+app.command("check", epilog=EXIT_CODES)(evaluation.check_command)
+app.command("expected", epilog=EXIT_CODES)(evaluation.expected_command)
 
 
 def main() -> None:

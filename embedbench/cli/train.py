@@ -22,7 +22,7 @@ def train_command(
     ] = False,
 ) -> None:
     """Fine-tune the base model of the config's train section on its prepared datasets into models/<run>/."""
-    result = train(load_train_config(config), force=force)
+    result = train(load_train_config(config), force=force, source=config)
     if result.skipped:
         typer.echo(f"{result.run_dir}: up to date (same data and [train] config); --force retrains")
         return

@@ -121,7 +121,7 @@ def test_local_folder_resolves_with_its_name(tmp_path):
 
 
 def test_unknown_name_lists_known_names():
-    with pytest.raises(EmbedbenchError, match="Known names: all-MiniLM-L6-v2"):
+    with pytest.raises(EmbedbenchError, match="known names: all-MiniLM-L6-v2"):
         models.resolve("no-such-model")
 
 
