@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
+from embedbench.data.common import decode
 from embedbench.errors import EmbedbenchError
 
 M = TypeVar("M", bound=BaseModel)
@@ -102,20 +103,16 @@ def load_toml(path: str | Path = DEFAULT_CONFIG, _seen: tuple[Path, ...] = ()) -
     only what it changes. Lists and scalars replace; tables merge.
     """
     path = Path(path)
+    if path.is_dir():
+        raise EmbedbenchError(f"config file {path} is a folder, expected a TOML file; pass --config PATH/bench.toml")
     if not path.is_file():
         raise EmbedbenchError(f"config file {path} not found; pass --config PATH or create bench.toml")
     if path.resolve() in _seen:
         raise EmbedbenchError(f"{path}: 'extends' loops back to itself ({' -> '.join(map(str, _seen))})")
     try:
-        raw = path.read_bytes()
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise EmbedbenchError(
-            f"{path}, line {line}, column {column}: not UTF-8 (byte {raw[exc.start]:#04x}); "
-            "a TOML file must be UTF-8: save it as UTF-8"
-        ) from None
+        # the one decoder with located errors (line and byte of a non-UTF-8 byte); an empty file is an empty config
+        text = decode(path, what="a TOML experiment file") if path.read_bytes().strip() else ""
+        data = tomllib.loads(text)
     except OSError as exc:
         raise EmbedbenchError(f"{path}: cannot read the config file: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:

@@ -83,7 +83,8 @@ PREP_OUT = ("prepared", "reports")
 CASES = [
     # --- config files: encoding, syntax, keys at every depth, every section -------------------------
     Case("config-not-utf8", file_at("bench.toml", b'[prep]\nmodel = "caf\xe9"\n'), ["prep"],
-         ("bench.toml, line 2, column 13", "not UTF-8"), PREP_OUT),
+         ("bench.toml, line 2, byte 13", "not valid UTF-8"), PREP_OUT),
+    Case("config-is-folder", folder_at("conf"), ["prep", "--config", "conf"], ("conf is a folder",), PREP_OUT),
     Case("config-invalid-toml", file_at("bench.toml", "[prep\n"), ["prep"], ("bench.toml", "invalid TOML"), PREP_OUT),
     Case("config-missing", nothing, ["prep", "--config", "none.toml"], ("none.toml", "not found"), PREP_OUT),
     Case("config-extends-loop", file_at("bench.toml", 'extends = "bench.toml"\n'), ["prep"],
