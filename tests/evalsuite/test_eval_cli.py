@@ -211,7 +211,7 @@ def test_mteb_json_is_kept_in_mteb_layout(tmp_path, monkeypatch):
             return TaskResult(self.name, "mteb", "bm25", model.fingerprint, "fake", "h", "main_score",
                               {"main_score": 0.5}, mteb_json=native)
 
-    monkeypatch.setattr(runner_mod, "build_task", lambda entry: FakeMteb())
+    monkeypatch.setattr(runner_mod, "build_task", lambda entry, where="": FakeMteb())
     monkeypatch.setattr(runner_mod, "LEXICAL_TASK_TYPES", ("mteb",))  # let the weightless bm25 model run it
     cfg = EvalConfig.model_validate({"models": ["bm25"], "tasks": ["mteb-Fake"], "results_dir": str(tmp_path)})
     run = run_eval(cfg, log=lambda s: None)

@@ -173,7 +173,7 @@ def test_missing_source_file_names_the_key(tmp_path):
     [
         (
             lambda d: d["sets"]["toy"].update(dedupe=True),
-            ["prep.sets.toy", "unknown key(s) ['dedupe']", "'near'"],
+            ["prep.sets.toy.dedupe: unknown key", "allowed keys at prep.sets.toy", "'near'"],
         ),
         (
             lambda d: d["sets"]["toy"].update(steps=["normalise", "fuzzy"]),
