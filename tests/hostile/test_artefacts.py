@@ -95,13 +95,17 @@ def test_old_style_temporary_files_are_removed_once_old(tmp_path):
 
 
 def test_created_folders_follow_the_umask(ws):
+    from embedbench.models import _materialise  # how every built model folder is made
+
     previous = os.umask(0o022)
     try:
         run("prep")
+        built = _materialise(ws.root / "models-cache" / "m", lambda out: (out / "modules.json").write_text("[]"))
     finally:
         os.umask(previous)
     assert stat.S_IMODE((ws.root / "prepared" / "toy").stat().st_mode) == 0o755
     assert stat.S_IMODE((ws.root / "prepared" / "toy" / "train.parquet").stat().st_mode) == 0o644
+    assert stat.S_IMODE(built.stat().st_mode) == 0o755
 
 
 # --- empty outputs: no manifest, no report --------------------------------------------------------------

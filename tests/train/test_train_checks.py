@@ -139,7 +139,7 @@ def test_missing_dataset_says_to_run_prep(tmp_path):
         ({"datasets": [{"name": "a", "set": "s", "path": "x.parquet"}]}, "give exactly one of `set`"),
         ({"datasets": [{"name": "a", "set": "s"}], "batch_size": 1}, "train.batch_size"),
         ({"datasets": [{"name": "a", "set": "s"}], "precision": "fp8"}, "train.precision: Input should be 'auto', 'fp32', 'fp16' or 'bf16'"),
-        ({"datasets": [{"name": "a", "set": "s"}], "epoch": 2}, "unknown key(s) ['epoch']; allowed keys"),
+        ({"datasets": [{"name": "a", "set": "s"}], "epoch": 2}, "train.epoch: unknown key (got 2); allowed keys at train"),
         ({"datasets": [{"name": "a", "set": "s"}, {"name": "a", "set": "t"}]}, "dataset names must be unique"),
         ({"datasets": [{"name": "a", "set": "s"}], "matryoshka_dims": [8, 8]}, "distinct positive integers"),
         ({}, "[train] needs at least one dataset"),
