@@ -119,7 +119,13 @@ class EmbeddingCache:
                 f"embedding cache {self.path} is a folder, expected a SQLite file; remove it or set "
                 "$EMBEDBENCH_EMBEDDINGS to a file path"
             )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EmbedbenchError(
+                f"embedding cache {self.path}: cannot make its folder ({exc.strerror or exc}); set "
+                "$EMBEDBENCH_EMBEDDINGS or $EMBEDBENCH_CACHE to a writable place"
+            ) from None
         self._local = threading.local()
         self._notice = notice
         try:
@@ -139,6 +145,8 @@ class EmbeddingCache:
         self.close()
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        if aside.exists():  # damaged twice within a second: keep both
+            aside = aside.with_name(f"{aside.name}-{os.getpid()}")
         os.replace(self.path, aside)
         for suffix in _SIDE_FILES:
             side = self.path.with_name(self.path.name + suffix)

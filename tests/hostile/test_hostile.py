@@ -122,6 +122,8 @@ CASES = [
          ("[train] output_dir", "lies under", "models"), ()),
     Case("cache-is-folder", folder_at("cache.sqlite"), ["cache", "stats"], ("cache.sqlite is a folder",),
          env={"EMBEDBENCH_EMBEDDINGS": "cache.sqlite"}),
+    Case("cache-under-a-file", file_at("afile"), ["cache", "stats"], ("afile/e.sqlite", "cannot make its folder"),
+         env={"EMBEDBENCH_EMBEDDINGS": "afile/e.sqlite"}),
     # --- values checked when a step runs name the file and key ---------------------------------------
     Case("eval-unknown-model", edit('models = ["tiny"]', 'models = ["nope-model"]'), ["eval"],
          ("bench.toml: eval.models[0] = 'nope-model'", "unknown model", "tiny"), ("results", "embeddings.sqlite")),
