@@ -303,11 +303,16 @@ def prepare_set(name: str, ctx: Context, *, force: bool = False) -> SetOutcome:
         sp: select_schema(parts.kept.filter(pl.col("split") == sp), shape, f"prep.sets.{name} ({sp})")
         for sp in SPLITS
     }
-    mined = _mine(name, cfg, cfg.negatives, parts.kept, splits) if cfg.negatives is not None else None
-    if mined is not None:
-        splits = mined.splits
     if not any(sp.height for sp in splits.values()):
         raise EmbedbenchError(_nothing_kept(name, cfg, read.frame.height, rows, parts.dropped, read.reader_dropped))
+    mined = None
+    if cfg.negatives is not None:
+        try:
+            mined = _mine(name, cfg, cfg.negatives, parts.kept, splits)
+        except EmbedbenchError as exc:  # e.g. no anchor kept enough negatives: name the set's table
+            where = f"{ctx.source}: " if ctx.source is not None else ""
+            raise EmbedbenchError(f"{where}prep.sets.{name}.negatives: {exc}") from None
+        splits = mined.splits
     dropped = parts.dropped
     if read.reader_dropped is not None:
         dropped = pl.concat([read.reader_dropped, dropped], how="diagonal_relaxed")

@@ -157,6 +157,9 @@ CASES = [
     Case("prep-labelled-one-class", one_class, ["prep"], ("prep.sets.toy: 0 rows kept", "labelled source"), PREP_OUT),
     Case("prep-every-row-dropped", file_at("pairs.jsonl", '{"anchor": "a", "positive": " "}\n' * 3), ["prep"],
          ("prep.sets.toy: 0 rows kept of 3 read", "normalise"), PREP_OUT),
+    Case("prep-mining-keeps-nothing",
+         edit("max_tokens = 64 }", 'max_tokens = 64 }\nnegatives = { model = "tiny", num_negatives = 50, range_max = 100 }'),
+         ["prep"], ("bench.toml: prep.sets.toy.negatives: mining produced no rows",), PREP_OUT),
     # --- commands with nothing to read ---------------------------------------------------------------
     Case("report-no-results", nothing, ["report"], ("results", "run `embedbench eval` first"), ("reports/mini.md",)),
     Case("check-no-results", nothing, ["check"], ("results", "embedbench eval"),),
