@@ -28,17 +28,29 @@ app = typer.Typer(
 cache_app = typer.Typer(help="Inspect or clear the shared embedding cache.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 
-app.command("models", epilog=EXIT_CODES)(models.models_command)
-app.command("resolve", epilog=EXIT_CODES)(models.resolve_command)
-cache_app.command("stats", epilog=EXIT_CODES)(cache.stats_command)
-cache_app.command("clear", epilog=EXIT_CODES)(cache.clear_command)
-app.command("prep", epilog=EXIT_CODES)(prep.prep_command)
-app.command("mine", epilog=EXIT_CODES)(mine.mine_command)
-app.command("train", epilog=EXIT_CODES)(train.train_command)
-app.command("eval", epilog=EXIT_CODES)(evaluation.eval_command)
-app.command("report", epilog=EXIT_CODES)(evaluation.report_command)
-app.command("check", epilog=EXIT_CODES)(evaluation.check_command)
-app.command("expected", epilog=EXIT_CODES)(evaluation.expected_command)
+app.command("models")(models.models_command)
+app.command("resolve")(models.resolve_command)
+cache_app.command("stats")(cache.stats_command)
+cache_app.command("clear")(cache.clear_command)
+app.command("prep")(prep.prep_command)
+app.command("mine")(mine.mine_command)
+app.command("train")(train.train_command)
+app.command("eval")(evaluation.eval_command)
+app.command("report")(evaluation.report_command)
+app.command("check")(evaluation.check_command)
+app.command("expected")(evaluation.expected_command)
+
+
+def document_exit_codes(typer_app: typer.Typer) -> None:
+    """Put the exit codes under every command's ``--help`` (groups included), however it was registered."""
+    for info in typer_app.registered_commands:
+        info.epilog = info.epilog or EXIT_CODES
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            document_exit_codes(group.typer_instance)
+
+
+document_exit_codes(app)  # after every registration above
 
 
 def main() -> None:

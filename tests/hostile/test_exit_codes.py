@@ -11,22 +11,22 @@ from typer.testing import CliRunner
 from embedbench.cli import app
 from embedbench.errors import EXIT_BAD_INPUT, EXIT_FAILED_CHECK, EXIT_OK
 
-COMMANDS = [
-    ["models"], ["resolve"], ["cache", "stats"], ["cache", "clear"], ["prep"], ["mine"], ["train"], ["eval"],
-    ["report"], ["check"], ["expected"],
-]
-
 
 def registered() -> list[list[str]]:
-    """Every command the app registers (groups expanded), so a new command cannot miss this test."""
+    """Every command the app registers (groups expanded), so a new command cannot miss these tests."""
     out = [[c.name] for c in app.registered_commands]
     for group in app.registered_groups:
         out += [[group.name, c.name] for c in group.typer_instance.registered_commands]
     return out
 
 
-def test_the_list_covers_every_command():
-    assert sorted(map(tuple, registered())) == sorted(map(tuple, COMMANDS))
+COMMANDS = registered()
+
+
+def test_the_commands_of_the_readme_are_all_here():
+    known = {"models", "resolve", "cache stats", "cache clear", "prep", "mine", "train", "eval", "report", "check",
+             "expected"}
+    assert known <= {" ".join(c) for c in COMMANDS}
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
