@@ -91,7 +91,8 @@ def error_lines(
                 )
             continue
         message = err["msg"].removeprefix("Value error, ")
-        lines.append(f"  {key(loc)}: {message} (got {err.get('input')!r})")
+        given = err.get("input")  # a whole table (a check across its keys) is not repeated back
+        lines.append(f"  {key(loc)}: {message}" + ("" if isinstance(given, dict) else f" (got {given!r})"))
     return lines
 
 

@@ -39,7 +39,7 @@ def eval_command(
     """Evaluate the configured models on the configured tasks; results go to the results folder."""
     cfg = load_eval_config(config)
     if results is not None:
-        cfg = cfg.model_copy(update={"results_dir": results})
+        cfg = cfg.model_copy(update={"results_dir": check_output_dir(results, "--results")})
     run = run_eval(cfg, models=model or None, tasks=task or None, force=force,
                    log=lambda line: console.print(line, markup=False, highlight=False), source=config)
     n_ran, n_skip = len(run.ran()), sum(r.status == "skipped" for r in run.records)

@@ -116,6 +116,8 @@ CASES = [
          ("prepared",)),
     Case("eval-results-is-file", file_at("results"), ["eval"], ("[eval] results_dir", "results is a file"),
          ("embeddings.sqlite",)),
+    Case("eval-cli-results-is-file", file_at("res"), ["eval", "--results", "res"], ("--results res is a file",),
+         ("embeddings.sqlite",)),
     Case("report-reports-is-file", file_at("reports"), ["report"], ("[eval] reports_dir", "reports is a file")),
     Case("mine-out-is-file", file_at("out"), MINE, ("--out", "out is a file"), ("embeddings.sqlite",)),
     Case("train-output-is-file", both(append(TRAIN), file_at("models")), ["train"],
