@@ -58,8 +58,8 @@ def read_corpus(path: str | Path) -> pl.DataFrame:
     path = require_file(path, "a BEIR corpus.jsonl")
     df = parse_jsonl(path, {"_id": pl.String, "title": pl.String, "text": pl.String}, "BEIR corpus lines")
     require_not_null(df, ["_id", "text"], path, fix='every corpus line needs "_id" and "text"')
+    require_unique(df, "_id", path)
     df = df.rename({"_id": "doc_id"}).with_columns(pl.col("title").fill_null(""))
-    require_unique(df, "doc_id", path)
     df = df.select("doc_id", "title", "text", ROW)
     check_schema(df, CORPUS, str(path))
     return df
@@ -70,8 +70,8 @@ def read_queries(path: str | Path) -> pl.DataFrame:
     path = require_file(path, "a BEIR queries.jsonl")
     df = parse_jsonl(path, {"_id": pl.String, "text": pl.String}, "BEIR query lines")
     require_not_null(df, ["_id", "text"], path, fix='every query line needs "_id" and "text"')
+    require_unique(df, "_id", path)
     df = df.rename({"_id": "query_id"}).select("query_id", "text", ROW)
-    require_unique(df, "query_id", path)
     check_schema(df, QUERIES, str(path))
     return df
 
