@@ -21,16 +21,17 @@ from pathlib import Path
 from typing import Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from embedbench.data import hub
-from embedbench.data.beir import beir_pairs, read_beir
+from embedbench.data.beir import BeirData, beir_pairs, read_beir, require_known
+from embedbench.data.common import require_unique
 from embedbench.data.labelled import labelled_pairs, labelled_triplets, read_labelled
 from embedbench.data.mrpc import mrpc_positive_pairs, read_mrpc
-from embedbench.data.shapes import PAIR_CLASS_INT, SHAPES, check_schema
+from embedbench.data.shapes import CORPUS, PAIR_CLASS_INT, QRELS, QUERIES, SHAPES, Schema, check_schema
 from embedbench.data.snli import read_snli, snli_entailment_pairs, snli_triplets
 from embedbench.data.sts import read_sts_gold, read_stsb
-from embedbench.data.table import Filters, conform, read_table, select_rows
+from embedbench.data.table import Filters, conform, read_frame, read_table, select_rows
 from embedbench.errors import EmbedbenchError
 from embedbench.paths import data_dir
 
@@ -85,6 +86,11 @@ class SourceSpec(BaseModel):
     min_score: int = 1
     limit: int | None = Field(None, ge=1)
     """Keep only the first ``limit`` rows (quick and CI profiles)."""
+
+    @field_validator("path", "labels", mode="before")
+    @classmethod
+    def _path_text(cls, v: object) -> object:
+        return str(v) if isinstance(v, Path) else v
 
     @model_validator(mode="after")
     def _check(self) -> SourceSpec:
@@ -160,7 +166,8 @@ def table_options(spec: SourceSpec, split: str | None) -> dict[str, object]:
     }
 
 
-def _labels(spec: SourceSpec) -> list[str] | None:
+def label_list(spec: SourceSpec) -> list[str] | None:
+    """The source's allowed labels (``labels``: a list, or a JSON file holding one), in their order; None if unset."""
     if spec.labels is None or isinstance(spec.labels, list):
         return spec.labels
     path = resolve_path(spec.labels)
@@ -200,7 +207,7 @@ def read_source(spec: SourceSpec, dropped: list[pl.DataFrame] | None = None) -> 
     elif spec.kind == "labelled":
         text, label = spec.columns.get("text", "text"), spec.columns.get("label", "category")
         path, split = _file(spec)
-        df = read_labelled(path, text, label, labels=_labels(spec), **table_options(spec, split))
+        df = read_labelled(path, text, label, labels=label_list(spec), **table_options(spec, split))
         if shape != "labelled":
             df = (labelled_pairs if shape == "pairs" else labelled_triplets)(df, seed=spec.seed)
     elif spec.kind == "table":
@@ -220,3 +227,39 @@ def read_source(spec: SourceSpec, dropped: list[pl.DataFrame] | None = None) -> 
     if spec.where and spec.kind not in ("table", "labelled", "hub"):
         df = select_rows(df, resolve_path(spec.path), spec.filters)  # on the reader's output columns
     return df.head(spec.limit) if spec.limit is not None else df
+
+
+def read_schema(spec: SourceSpec, schema: Schema, defaults: dict[str, str] | None = None) -> pl.DataFrame:
+    """A table source read into ``schema`` (not one of the shapes: e.g. BEIR's corpus, queries, qrels).
+
+    ``defaults`` fills a target column the file lacks and the mapping does not name (e.g. an empty ``title``).
+    """
+    path, split = _file(spec)
+    df = read_frame(path, spec.format, header=spec.header, field=spec.field, split=None if spec.split_column else split)
+    df = select_rows(df, path, spec.filters, spec.split_column, spec.split if spec.split_column else None)
+    for column, value in (defaults or {}).items():
+        if column not in spec.columns and column not in df.columns:
+            df = df.with_columns(pl.lit(value).alias(column))
+    return conform(df, spec.columns, schema, path)
+
+
+def read_retrieval_tables(queries: SourceSpec, corpus: SourceSpec, qrels: SourceSpec) -> BeirData:
+    """A (queries, corpus, qrels) trio of tables as BEIR data: columns ``query_id, text``; ``doc_id, text``
+    (``title`` optional); ``query_id, doc_id, score`` (integer grades), each mapped by its ``columns``.
+
+    Ids must be unique and every judged id known; queries are limited to the judged ones.
+    """
+    paths = {name: _file(s)[0] for name, s in (("queries", queries), ("corpus", corpus), ("qrels", qrels))}
+    q = read_schema(queries, QUERIES)
+    c = read_schema(corpus, CORPUS, {"title": ""})
+    j = read_schema(qrels, QRELS)
+    require_unique(q.with_columns(pl.col("query_id").alias(str(queries.columns.get("query_id", "query_id")))),
+                   str(queries.columns.get("query_id", "query_id")), paths["queries"])
+    require_unique(c.with_columns(pl.col("doc_id").alias(str(corpus.columns.get("doc_id", "doc_id")))),
+                   str(corpus.columns.get("doc_id", "doc_id")), paths["corpus"])
+    for column, known, other in (("query_id", q, "queries"), ("doc_id", c, "corpus")):
+        label = str(qrels.columns.get(column, column))
+        require_known(j, column, known, paths["qrels"], paths[other], label)
+    judged = j.select("query_id").unique()
+    q = q.join(judged, on="query_id", how="semi", maintain_order="left")
+    return BeirData(corpus=c, queries=q, qrels=j, split=qrels.split or "test")

@@ -4,6 +4,7 @@ sentence-transformers' InformationRetrievalEvaluator and mteb's SciFact on the r
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -24,9 +25,13 @@ def beir(tmp_path, beir_writer):
     return beir_writer(tmp_path / "toy", CORPUS, QUERIES, QRELS)
 
 
+def src(folder, split="test"):
+    return {"kind": "beir", "path": str(folder), "split": split}
+
+
 def test_hand_worked_ranking(beir, bow):
     enc = bow
-    task = RetrievalTask("toy", beir, metrics=("ndcg@10", "mrr@10", "recall@1", "map@100"))
+    task = RetrievalTask("toy", src(beir), metrics=("ndcg@10", "mrr@10", "recall@1", "map@100"))
     r = task.evaluate(enc)
     # q1 ranks d1 (cos 1) then d2 (cos .71): ideal order; q2 ranks d4 (cos 1) then d3 (cos .71)
     assert r.per_item["id"] == ["q1", "q2"]
@@ -48,7 +53,7 @@ def test_hand_worked_ranking(beir, bow):
 
 
 def test_bm25_runs_the_same_task(beir):
-    r = RetrievalTask("toy", beir, metrics=("mrr@10", "recall@10")).evaluate(BM25Retriever(stemmer=None))
+    r = RetrievalTask("toy", src(beir), metrics=("mrr@10", "recall@10")).evaluate(BM25Retriever(stemmer=None))
     assert r.model == "bm25" and r.model_fingerprint
     assert r.per_item["mrr@10"][0] == 1.0  # "apple banana" matches d1 on both words
     assert r.per_item["recall@10"] == [1.0, 1.0]
@@ -56,22 +61,22 @@ def test_bm25_runs_the_same_task(beir):
 
 def test_bad_input_raises(tmp_path, beir, beir_writer, bow):
     with pytest.raises(EmbedbenchError, match="unknown retrieval metric"):
-        RetrievalTask("toy", beir, metrics=("ndcg",))
+        RetrievalTask("toy", src(beir), metrics=("ndcg",))
     unknown_doc = beir_writer(tmp_path / "u", CORPUS, QUERIES, [("q1", "d9", 1)])
     with pytest.raises(EmbedbenchError, match="d9"):
-        RetrievalTask("u", unknown_doc).evaluate(bow)
+        RetrievalTask("u", src(unknown_doc)).evaluate(bow)
     no_relevant = beir_writer(tmp_path / "z", CORPUS, QUERIES, [("q1", "d1", 0)])
     with pytest.raises(EmbedbenchError, match="no query has a relevant document"):
-        RetrievalTask("z", no_relevant).evaluate(bow)
+        RetrievalTask("z", src(no_relevant)).evaluate(bow)
     with pytest.raises(EmbedbenchError, match="split 'dev'"):
-        RetrievalTask("toy", beir, split="dev").evaluate(bow)
+        RetrievalTask("toy", src(beir, "dev")).evaluate(bow)
     with pytest.raises(EmbedbenchError, match="neither an Encoder"):
-        RetrievalTask("toy", beir).evaluate(object())
+        RetrievalTask("toy", src(beir)).evaluate(object())
 
 
 def test_registry_options(beir):
     task = get_task("scifact", path=beir, metrics=("ndcg@10",))
-    assert task.path == beir and task.metrics == ("ndcg@10",)
+    assert task.source.path == str(beir) and task.metrics == ("ndcg@10",)
     with pytest.raises(EmbedbenchError, match="no option"):
         get_task("scifact", colour="red")
     with pytest.raises(EmbedbenchError, match="unknown task"):
@@ -123,8 +128,9 @@ def test_scifact_mini_is_a_builtin_task_on_shipped_data():
     from embedbench.evalsuite.tasks.base import dataset_hash
 
     task = get_task("scifact-mini")
-    assert isinstance(task, RetrievalTask) and task.name == "scifact-mini" and task.split == "test"
-    assert task.path == PACKAGE_DATA / "scifact-mini" and "tests" not in task.path.parts
-    files = [task.path / "corpus.jsonl", task.path / "queries.jsonl", task.path / "qrels" / "test.tsv"]
-    assert dataset_hash(*files) == "f3bb13b3ddb502c9"  # the hash tests/e2e/expected.json records
-    assert (task.path / "README.md").is_file()
+    assert isinstance(task, RetrievalTask) and task.name == "scifact-mini" and task.source.split == "test"
+    path = Path(task.source.path)
+    assert path == PACKAGE_DATA / "scifact-mini" and "tests" not in path.parts
+    files = [path / "corpus.jsonl", path / "queries.jsonl", path / "qrels" / "test.tsv"]
+    assert dataset_hash(*files) == "f3bb13b3ddb502c9" == task.dataset_hash()  # the hash tests/e2e/expected.json records
+    assert (path / "README.md").is_file()
