@@ -29,6 +29,8 @@ from embedbench.evalsuite.tasks.classification import ClassificationTask
 from embedbench.evalsuite.tasks.clustering import ClusteringTask
 from embedbench.evalsuite.tasks.mteb_run import MTEB_PREFIX, MtebTask
 from embedbench.evalsuite.tasks.pairclass import PairClassificationTask
+from embedbench.evalsuite.tasks.paraphrase import ParaphraseMiningTask
+from embedbench.evalsuite.tasks.reranking import RerankingTask
 from embedbench.evalsuite.tasks.retrieval import RetrievalTask
 from embedbench.evalsuite.tasks.sts import STSTask
 from embedbench.evalsuite.tasks.triplet import TripletTask
@@ -41,6 +43,8 @@ KINDS: dict[str, type] = {
     "triplet": TripletTask,
     "classification": ClassificationTask,
     "clustering": ClusteringTask,
+    "reranking": RerankingTask,
+    "paraphrase-mining": ParaphraseMiningTask,
 }
 """Task kind -> its class (``task = "<kind>"`` in a config entry, with a ``source``)."""
 
@@ -165,6 +169,8 @@ __all__ = [
     "BM25Retriever",
     "ClassificationTask",
     "ClusteringTask",
+    "ParaphraseMiningTask",
+    "RerankingTask",
     "RetrievalTask",
     "STSTask",
     "TripletTask",
