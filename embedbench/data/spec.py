@@ -57,16 +57,20 @@ FILE_IN_FOLDER = {"stsb": "sts-{split}.csv", "mrpc": "msr_paraphrase_{split}.txt
 class SourceSpec(BaseModel):
     """One source of a prepared set: what to read (``kind``, ``path``, ``split``) and which shape to produce."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     kind: Kind
+    """The reader: beir, stsb, sts (an STS12-16 year folder), snli, mrpc, labelled, table (any file), hub."""
     path: str
     """File or folder (hub: the dataset name). Relative paths not found here are looked up in ``data_dir()``."""
     split: str | None = None
+    """The split: a file in a folder layout, a key of a JSON object of splits, or the value of `split_column`."""
     output: Output | None = None
+    """The shape to produce (table and hub need it; each kind has a default)."""
     columns: dict[str, str | int] = {}
     """Target column -> source column (table, hub; labelled: ``text`` and ``label``); an int is a position from 1."""
     subset: str | None = None
+    """hub: the dataset's configuration name."""
     format: Literal["csv", "tsv", "json", "jsonl", "parquet"] | None = None
     """Table format (default: the file suffix, before ``.gz``)."""
     header: bool = True
@@ -78,12 +82,15 @@ class SourceSpec(BaseModel):
     split_column: str | None = None
     """A column naming each row's split; ``split`` picks the rows kept."""
     score_max: float = 1.0
+    """Scored shapes: the file's top score (the scale is [0, score_max]); or use score_range."""
     score_range: tuple[float, float] | None = None
     """The file's score scale ``[lo, hi]`` (scored shapes): scores outside raise, then map to [0, 1]."""
     labels: str | list[str] | None = None
     """Allowed labels (labelled): a list, or a JSON file holding one (e.g. ``banking77/categories.json``)."""
     seed: int = 0
+    """labelled -> pairs/triplets: the seed that draws partners."""
     min_score: int = 1
+    """beir -> pairs: the lowest qrels grade that counts as relevant."""
     limit: int | None = Field(None, ge=1)
     """Keep only the first ``limit`` rows (quick and CI profiles)."""
 

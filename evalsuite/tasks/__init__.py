@@ -18,12 +18,16 @@ other mteb task name is mteb's own task, which reads the hub (the online path).
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import re
+import typing
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from embedbench.data.spec import SourceSpec
 from embedbench.errors import EmbedbenchError
-from embedbench.evalsuite.tasks.base import PACKAGE_DATA, Task
+from embedbench.evalsuite.tasks.base import PACKAGE_DATA, Task, dataset_label
 from embedbench.evalsuite.tasks.bm25 import BM25Retriever
 from embedbench.evalsuite.tasks.classification import ClassificationTask
 from embedbench.evalsuite.tasks.clustering import ClusteringTask
@@ -69,13 +73,86 @@ TASKS: dict[str, Callable[[], Task]] = {
     "snli-triplets": lambda: TripletTask("snli-triplets", _source("snli", "snli", split="test", output="triplets")),
     "mrpc": lambda: PairClassificationTask("mrpc", _source("mrpc", "mrpc", split="test", output="pair-class")),
     "banking77": lambda: ClassificationTask(
-        "banking77", _source("labelled", "banking77", labels=str(data_dir() / "banking77" / "categories.json"))
+        "banking77", _source("labelled", "banking77", labels="banking77/categories.json")
     ),
     "banking77-clustering": lambda: ClusteringTask(
         "banking77-clustering", _source("labelled", "banking77", split="test"), subset_size=2048
     ),
 }
 """Our own built-in tasks: name -> factory (the mteb ones are ``mteb-<Name>``, see ``local_mteb_tasks``)."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of a task kind or one source key: its name, type, default and what it does."""
+
+    name: str
+    type: str
+    default: str
+    help: str
+
+
+def _arg_docs(cls: type) -> dict[str, str]:
+    """``name: text`` lines of a class docstring's ``Args:`` section (continuation lines joined)."""
+    docs: dict[str, str] = {}
+    current = None
+    inside = False
+    for line in (inspect.getdoc(cls) or "").splitlines():
+        if line.strip() == "Args:":
+            inside = True
+            continue
+        if inside:
+            match = re.match(r"^\s{4}(\w+):\s*(.*)$", line)
+            if match:
+                current = match.group(1)
+                docs[current] = match.group(2)
+            elif line.startswith("        ") and current:
+                docs[current] += " " + line.strip()
+            elif line.strip():
+                inside = False
+    return docs
+
+
+def _default(value: Any) -> str:
+    if value is dataclasses.MISSING:
+        return "(required)"
+    return repr(list(value) if isinstance(value, tuple) else value)
+
+
+def kind_options(kind: str) -> list[Option]:
+    """The options of a task kind (its dataclass fields but ``task_type``), documented from its docstring."""
+    cls = KINDS[kind]
+    docs = _arg_docs(cls)
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        if f.name == "task_type":
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory  # type: ignore[misc]
+        type_name = str(hints.get(f.name, f.type)).replace("typing.", "").replace("embedbench.data.spec.", "")
+        out.append(Option(f.name, type_name.replace("<class '", "").replace("'>", ""), _default(default), docs.get(f.name, "")))
+    return out
+
+
+def source_keys() -> list[Option]:
+    """The keys of a ``source`` table (``SourceSpec``'s fields), with their documentation."""
+    out = []
+    for name, field in SourceSpec.model_fields.items():
+        default = "(required)" if field.is_required() else repr(field.default)
+        type_name = str(field.annotation).replace("typing.", "").replace("<class '", "").replace("'>", "")
+        out.append(Option(name, type_name, default, field.description or ""))
+    return out
+
+
+def builtin_summary(name: str) -> str:
+    """One line for a built-in task: its kind and source."""
+    task = TASKS[name]()
+    kind = next(k for k, cls in KINDS.items() if isinstance(task, cls))
+    spec = getattr(task, "source", None)
+    if spec is None:
+        return kind
+    keys = spec.model_dump(exclude_defaults=True, exclude={"path"})
+    return f"{kind}: " + ", ".join(f"{k}={v!r}" for k, v in {"path": dataset_label(spec.path), **keys}.items())
 
 
 def local_mteb_tasks() -> Mapping[str, Callable[..., Any]]:
@@ -159,6 +236,10 @@ def get_task(name: str, **options: Any) -> Task:
 
 __all__ = [
     "KINDS",
+    "Option",
+    "builtin_summary",
+    "kind_options",
+    "source_keys",
     "PACKAGE_DATA",
     "TASKS",
     "Task",
