@@ -188,7 +188,7 @@ def _with_source_keys(task: Any, name: str, options: dict[str, Any]) -> Any:
     return task
 
 
-def get_task(name: str, **options: Any) -> Task:
+def get_task(name: str, /, **options: Any) -> Task:
     """A task by kind or registry name, with fields overridden by ``options`` (e.g. ``source={...}``,
     ``path=…``, ``split="train"``; source keys go to the task's source).
 

@@ -67,9 +67,12 @@ def write_data(root: Path, shared: Path) -> None:
     (my / "intents.json").write_text(json.dumps(splits))
 
 
-def run_readme(tmp_path: Path, shared: Path, model: str) -> ResultsStore:
+def run_readme(tmp_path: Path, shared: Path, model: str, quick: bool = False) -> ResultsStore:
+    """Run the README block with ``model`` (``quick``: clustering samples of 256 texts, not 2,048)."""
     write_data(tmp_path, shared)
     block = readme_block().replace('models = ["all-MiniLM-L6-v2"]', f'models = ["{model}"]')
+    if quick:
+        block = block.replace("subset_size = 2048", "subset_size = 256")
     (tmp_path / "bench.toml").write_text(block, encoding="utf-8")  # results go to results/ beside it
     out = CliRunner().invoke(app, ["eval", "--config", str(tmp_path / "bench.toml")])
     assert out.exit_code == 0, out.output
@@ -118,12 +121,34 @@ def check_sts_and_retrieval(store: ResultsStore, tmp_path: Path, model: str, st_
 
 def test_readme_block_runs_with_the_tiny_model(tmp_path, shared_data, st_shim, monkeypatch):
     monkeypatch.setenv("EMBEDBENCH_EMBEDDINGS", str(tmp_path / "emb.sqlite"))
-    store = run_readme(tmp_path, shared_data, "tiny")
+    store = run_readme(tmp_path, shared_data, "tiny", quick=True)
     check_sts_and_retrieval(store, tmp_path, "tiny", st_shim)
     cls = store.load("tiny", "my-intents")
     clu = store.load("tiny", "my-intent-clusters")
     assert cls.n_items == 200 and cls.provenance["n_labels"] == 5 and len(cls.provenance["per_experiment"]) == 10
     assert clu.n_items == 10 and clu.main_metric == "v_measure"
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ('{ kind = "table", path = "my/sts.csv", output = "scored", where = { lang = "en" } }',
+         r"my/sts.csv: filter \(`where`\) column 'lang' not found.*; the file has \['left', 'right', 'rating', 'set'\]"),
+        ('{ kind = "table", path = "my/sts.csv", output = "scored", split_column = "set", split = "dev" }',
+         r"my/sts.csv, column 'set': split keeps no rows: expected 'dev', the column holds \['train', 'test'\]"),
+        ('{ kind = "table", path = "my/sts.csv", output = "scored", columns = { sentence1 = "left", sentence2 = "right", score = "rating" }, score_range = [0, 1] }',
+         r"my/sts.csv, line 2, column 'rating': score 5.0 is outside the declared score_range \[0, 1\]"),
+        ('{ kind = "table", path = "my/sts.csv", output = "scored", colums = { a = "b" } }',
+         r"task 'bad': source.colums: Extra inputs are not permitted"),
+    ],
+)
+def test_broken_source_exits_2_with_one_line(tmp_path, shared_data, source, message):
+    write_data(tmp_path, shared_data)
+    (tmp_path / "bench.toml").write_text(f'[eval]\nmodels = ["tiny"]\n[[eval.tasks]]\nname = "bad"\ntask = "sts"\nsource = {source}\n')
+    out = CliRunner().invoke(app, ["eval", "--config", str(tmp_path / "bench.toml")])
+    assert out.exit_code == 2, out.output
+    errors = [line for line in out.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and re.search(message, errors[0]), out.output
 
 
 def mteb_reference(tmp_path: Path, enc) -> tuple[dict, dict]:
