@@ -124,6 +124,27 @@ def as_source(task: str, value: Any, key: str = "source") -> SourceSpec:
         ) from None
 
 
+class SourceTask:
+    """What the tasks that read one ``source`` share: the source coerced from its config table on creation,
+    and the content hash of the files it reads. Mixed into their frozen dataclasses."""
+
+    name: str
+    source: SourceSpec
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "source", as_source(self.name, self.source))
+
+    def dataset_hash(self) -> str:
+        """Content hash of the files the source reads."""
+        return source_hash(self.source)
+
+    def check_positive(self, *keys: str) -> None:
+        """Raise naming the first of the integer options ``keys`` that is below 1."""
+        for key in keys:
+            if getattr(self, key) < 1:
+                raise EmbedbenchError(f"task {self.name!r}: {key} must be at least 1, got {getattr(self, key)}")
+
+
 def with_output(spec: SourceSpec, output: str) -> SourceSpec:
     """``spec`` producing ``output`` (set when the source left it to its kind's default)."""
     if spec.output == output:

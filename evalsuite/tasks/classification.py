@@ -28,6 +28,7 @@ from embedbench.data.spec import SourceSpec, label_list, resolve_path
 from embedbench.encode import Encoder
 from embedbench.errors import EmbedbenchError
 from embedbench.evalsuite.tasks.base import (
+    SourceTask,
     as_source,
     build_result,
     encode_texts,
@@ -94,7 +95,7 @@ def class_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
 
 
 @dataclass(frozen=True)
-class ClassificationTask:
+class ClassificationTask(SourceTask):
     """Logistic regression (or kNN) on embeddings of labelled texts, mteb's undersampled protocol.
 
     Args:
@@ -125,14 +126,12 @@ class ClassificationTask:
     task_type: str = "classification"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "source", as_source(self.name, self.source))
+        super().__post_init__()
         if self.train is not None:
             object.__setattr__(self, "train", as_source(self.name, self.train, "train"))
         if self.method not in ("logreg", "knn"):
             raise EmbedbenchError(f"task {self.name!r}: method {self.method!r}; use 'logreg' or 'knn'")
-        for key in ("k", "n_experiments", "samples_per_label", "max_iter"):
-            if getattr(self, key) < 1:
-                raise EmbedbenchError(f"task {self.name!r}: {key} must be at least 1, got {getattr(self, key)}")
+        self.check_positive("k", "n_experiments", "samples_per_label", "max_iter")
 
     @property
     def train_source(self) -> SourceSpec:

@@ -21,13 +21,11 @@ import polars as pl
 
 from embedbench.data.spec import SourceSpec
 from embedbench.encode import Encoder
-from embedbench.errors import EmbedbenchError
 from embedbench.evalsuite.tasks.base import (
-    as_source,
+    SourceTask,
     build_result,
     encode_texts,
     require_encoder,
-    source_hash,
     source_label,
 )
 from embedbench.evalsuite.tasks.classification import label_frame
@@ -56,7 +54,7 @@ def cluster_subsets(
 
 
 @dataclass(frozen=True)
-class ClusteringTask:
+class ClusteringTask(SourceTask):
     """k-means clusters of a labelled source's texts against its labels (mteb's protocol).
 
     Args:
@@ -77,10 +75,8 @@ class ClusteringTask:
     task_type: str = "clustering"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "source", as_source(self.name, self.source))
-        for key in ("n_subsets", "subset_size", "batch_size"):
-            if getattr(self, key) < 1:
-                raise EmbedbenchError(f"task {self.name!r}: {key} must be at least 1, got {getattr(self, key)}")
+        super().__post_init__()
+        self.check_positive("n_subsets", "subset_size", "batch_size")
 
     def frame(self) -> pl.DataFrame:
         """``text, label, id``."""
@@ -89,10 +85,6 @@ class ClusteringTask:
     def texts(self) -> list[str]:
         """Every text the task clusters."""
         return self.frame()["text"].to_list()
-
-    def dataset_hash(self) -> str:
-        """Content hash of the files the source reads."""
-        return source_hash(self.source)
 
     def evaluate(self, encoder: Encoder) -> TaskResult:
         """Cluster ``n_subsets`` samples of the embeddings; V-measure per sample and its mean."""

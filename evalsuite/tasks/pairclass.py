@@ -19,13 +19,12 @@ from embedbench.encode import Encoder
 from embedbench.errors import EmbedbenchError
 from embedbench.evalsuite.metrics import average_precision, best_f1, cosine_pairs
 from embedbench.evalsuite.tasks.base import (
-    as_source,
+    SourceTask,
     build_result,
     encode_texts,
     read_task_source,
     require_encoder,
     row_ids,
-    source_hash,
     source_label,
 )
 from embedbench.evalsuite.types import TaskResult
@@ -34,7 +33,7 @@ BINARY = {"0": 0, "1": 1, "false": 0, "true": 1}
 
 
 @dataclass(frozen=True)
-class PairClassificationTask:
+class PairClassificationTask(SourceTask):
     """Binary pair classification from cosine similarity.
 
     Args:
@@ -45,9 +44,6 @@ class PairClassificationTask:
     name: str
     source: SourceSpec
     task_type: str = "pair-classification"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "source", as_source(self.name, self.source))
 
     def frame(self) -> pl.DataFrame:
         """``sentence1, sentence2, label`` (Int64 0/1) and ``id``."""
@@ -69,10 +65,6 @@ class PairClassificationTask:
         """Every text the task encodes (both sides of every pair)."""
         df = self.frame()
         return df["sentence1"].to_list() + df["sentence2"].to_list()
-
-    def dataset_hash(self) -> str:
-        """Content hash of the files the source reads."""
-        return source_hash(self.source)
 
     def evaluate(self, encoder: Encoder) -> TaskResult:
         """Average precision and best-threshold F1 of cosine scores against the 0/1 labels."""

@@ -23,12 +23,11 @@ from embedbench.encode import Encoder
 from embedbench.errors import EmbedbenchError
 from embedbench.evalsuite.metrics import mining_scores
 from embedbench.evalsuite.tasks.base import (
-    as_source,
+    SourceTask,
     build_result,
     encode_texts,
     read_task_source,
     require_encoder,
-    source_hash,
     source_label,
 )
 from embedbench.evalsuite.tasks.pairclass import PairClassificationTask
@@ -36,7 +35,7 @@ from embedbench.evalsuite.types import TaskResult
 
 
 @dataclass(frozen=True)
-class ParaphraseMiningTask:
+class ParaphraseMiningTask(SourceTask):
     """Mine duplicate pairs from the source's sentences and score them against its gold pairs.
 
     Args:
@@ -53,9 +52,8 @@ class ParaphraseMiningTask:
     task_type: str = "paraphrase-mining"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "source", as_source(self.name, self.source))
-        if self.top_k < 1 or self.max_pairs < 1:
-            raise EmbedbenchError(f"task {self.name!r}: top_k and max_pairs must be at least 1")
+        super().__post_init__()
+        self.check_positive("top_k", "max_pairs")
 
     def pool(self) -> tuple[list[str], set[tuple[int, int]]]:
         """The distinct sentences (first-seen order) and the gold duplicate pairs as ``(i, j)``, i < j."""
@@ -76,10 +74,6 @@ class ParaphraseMiningTask:
     def texts(self) -> list[str]:
         """Every sentence of the pool."""
         return self.pool()[0]
-
-    def dataset_hash(self) -> str:
-        """Content hash of the files the source reads."""
-        return source_hash(self.source)
 
     def evaluate(self, encoder: Encoder) -> TaskResult:
         """Mine pairs by cosine similarity; average precision against the gold duplicates."""

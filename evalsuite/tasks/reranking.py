@@ -28,12 +28,11 @@ from embedbench.encode import Encoder
 from embedbench.errors import EmbedbenchError
 from embedbench.evalsuite.metrics import reranking_scores
 from embedbench.evalsuite.tasks.base import (
-    as_source,
+    SourceTask,
     build_result,
     encode_texts,
     read_task_source,
     require_encoder,
-    source_hash,
     source_label,
 )
 from embedbench.evalsuite.types import TaskResult
@@ -60,7 +59,7 @@ def group_samples(df: pl.DataFrame, query: str, positive: pl.Expr, doc: pl.Expr)
 
 
 @dataclass(frozen=True)
-class RerankingTask:
+class RerankingTask(SourceTask):
     """Rerank each query's positives and negatives by cosine similarity.
 
     Args:
@@ -77,9 +76,8 @@ class RerankingTask:
     task_type: str = "reranking"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "source", as_source(self.name, self.source))
-        if self.at_k < 1:
-            raise EmbedbenchError(f"task {self.name!r}: at_k must be at least 1, got {self.at_k}")
+        super().__post_init__()
+        self.check_positive("at_k")
 
     def samples(self) -> list[Sample]:
         """Every query with its candidates (queries lacking a positive or a negative included)."""
@@ -103,10 +101,6 @@ class RerankingTask:
         """Every text the task encodes: the queries, then each query's candidates."""
         samples = [s for s in self.samples() if s.positive and s.negative]
         return [s.query for s in samples] + [d for s in samples for d in s.positive + s.negative]
-
-    def dataset_hash(self) -> str:
-        """Content hash of the files the source reads."""
-        return source_hash(self.source)
 
     def evaluate(self, encoder: Encoder) -> TaskResult:
         """MAP, MRR@k and nDCG@k of the cosine ranking of each query's candidates."""

@@ -19,21 +19,20 @@ from embedbench.encode import Encoder
 from embedbench.errors import EmbedbenchError
 from embedbench.evalsuite.metrics import cosine_pairs, pearson, spearman
 from embedbench.evalsuite.tasks.base import (
-    as_source,
+    SourceTask,
     build_result,
     check_finite,
     encode_texts,
     read_task_source,
     require_encoder,
     row_ids,
-    source_hash,
     source_label,
 )
 from embedbench.evalsuite.types import TaskResult
 
 
 @dataclass(frozen=True)
-class STSTask:
+class STSTask(SourceTask):
     """STS on any scored source.
 
     Args:
@@ -45,9 +44,6 @@ class STSTask:
     source: SourceSpec
     task_type: str = "sts"
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "source", as_source(self.name, self.source))
-
     def frame(self) -> pl.DataFrame:
         """The scored pairs: ``sentence1, sentence2, score`` (gold in [0, 1]), ``id``, ``row``."""
         df = read_task_source(self.name, self.source, "scored")
@@ -57,10 +53,6 @@ class STSTask:
         """Every text the task encodes (both sides of every pair, in order)."""
         df = self.frame()
         return df["sentence1"].to_list() + df["sentence2"].to_list()
-
-    def dataset_hash(self) -> str:
-        """Content hash of the files the source reads."""
-        return source_hash(self.source)
 
     def evaluate(self, encoder: Encoder) -> TaskResult:
         """Cosine similarity per pair; Spearman and Pearson against the gold scores."""

@@ -18,19 +18,18 @@ from embedbench.encode import Encoder
 from embedbench.errors import EmbedbenchError
 from embedbench.evalsuite.metrics import cosine_pairs, triplet_accuracy
 from embedbench.evalsuite.tasks.base import (
-    as_source,
+    SourceTask,
     build_result,
     encode_texts,
     read_task_source,
     require_encoder,
-    source_hash,
     source_label,
 )
 from embedbench.evalsuite.types import TaskResult
 
 
 @dataclass(frozen=True)
-class TripletTask:
+class TripletTask(SourceTask):
     """Triplet accuracy on any triplet source.
 
     Args:
@@ -41,9 +40,6 @@ class TripletTask:
     name: str
     source: SourceSpec
     task_type: str = "triplet"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "source", as_source(self.name, self.source))
 
     def frame(self) -> pl.DataFrame:
         """``anchor, positive, negative, id``."""
@@ -58,10 +54,6 @@ class TripletTask:
         """Every text the task encodes (anchors, positives, negatives)."""
         df = self.frame()
         return [t for c in ("anchor", "positive", "negative") for t in df[c].to_list()]
-
-    def dataset_hash(self) -> str:
-        """Content hash of the files the source reads."""
-        return source_hash(self.source)
 
     def evaluate(self, encoder: Encoder) -> TaskResult:
         """Accuracy of cos(anchor, positive) > cos(anchor, negative) over all triplets."""
