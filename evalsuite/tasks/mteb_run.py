@@ -180,6 +180,31 @@ class MtebTask:
 
         return mteb_task(self.mteb_name, self.path, self.online)
 
+    def texts(self) -> list[str]:
+        """The texts of the task's evaluation side (every text column but ids of its eval splits; loads the data).
+
+        Training splits that are not evaluation splits (e.g. a classification task's ``train``) are left out.
+        """
+        task = self.build()
+        task.load_data()
+        evaluated = set(task.metadata.eval_splits)
+        out: list[str] = []
+
+        def walk(obj: Any, key: str | None = None) -> None:
+            if key in ("train", "validation", "dev") and key not in evaluated:
+                return
+            if hasattr(obj, "column_names") and hasattr(obj, "features"):  # a datasets.Dataset
+                for column in obj.column_names:
+                    is_id = column in ("id", "_id") or column.endswith(("-id", "_id"))
+                    if not is_id and getattr(obj.features[column], "dtype", None) == "string":
+                        out.extend(obj[column])
+            elif isinstance(obj, dict) or hasattr(obj, "items"):
+                for k, v in obj.items():
+                    walk(v, str(k))
+
+        walk(task.dataset)
+        return out
+
     def evaluate(self, encoder: Encoder) -> TaskResult:
         """Run the task through ``mteb.evaluate``; returns our view of mteb's result, under this task's name."""
         result = run_mteb(encoder, [self.build()], batch_size=self.batch_size)[0]

@@ -40,3 +40,14 @@ def test_source_keys_as_options_go_to_the_source(shared_data):
         get_task("sts", source={"kind": "stsb", "path": "x"}, colour="red")
     with pytest.raises(EmbedbenchError, match="set either `source`"):
         get_task("retrieval", queries={"path": "q.csv"})
+
+
+def test_every_task_lists_the_texts_it_encodes(shared_data, tmp_path):
+    """``texts()`` (for contamination checks): the test-side texts of built-in tasks, read without a model."""
+    assert len(get_task("stsb").texts()) == 2 * 1379
+    assert len(get_task("mrpc", limit=10).texts()) == 20
+    assert len(get_task("banking77").texts()) == 3080 == len(get_task("banking77-clustering").texts())
+    mini = get_task("scifact-mini")
+    assert len(mini.texts()) == mini.data().queries.height + mini.data().corpus.height
+    assert len(get_task("snli-triplets", limit=4).texts()) == 12
+    assert get_task("mteb-STS12").texts()[:1] == get_task("sts12").texts()[:1]
