@@ -212,7 +212,7 @@ def read_source(spec: SourceSpec, dropped: list[pl.DataFrame] | None = None) -> 
             df = df.rename({"sentence1": "premise", "sentence2": "hypothesis"})
             check_schema(df, PAIR_CLASS_INT, spec.path)
     elif spec.kind == "labelled":
-        text, label = spec.columns.get("text", "text"), spec.columns.get("label", "category")
+        text, label = str(spec.columns.get("text", "text")), str(spec.columns.get("label", "category"))
         path, split = _file(spec)
         df = read_labelled(path, text, label, labels=label_list(spec), **table_options(spec, split))
         if shape != "labelled":
