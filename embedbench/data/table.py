@@ -355,7 +355,7 @@ def conform(
                 _text_column(out, src, path)
         elif dtype != pl.String and actual != dtype:
             out = cast_column(out, src, dtype, path, f"a {'number' if dtype == pl.Float64 else 'integer'}")
-    if "score" in schema:
+    if schema.get("score") == pl.Float64:  # similarity scores (integer qrels grades are not rescaled)
         lo, hi = score_range if score_range is not None else (0.0, score_max)
         src = mapping["score"]
         raise_first_bad(
@@ -366,7 +366,7 @@ def conform(
             "fix the score, or set the source's `score_range` to the file's scale",
         )
     out = out.select(*[pl.col(mapping[t]).alias(t) for t in schema], ROW)
-    if "score" in schema:
+    if schema.get("score") == pl.Float64:  # similarity scores (integer qrels grades are not rescaled)
         out = out.with_columns(pl.col("score").alias("score_raw"), (pl.col("score") - lo) / (hi - lo))
     out = out.select(*schema, pl.exclude(*schema))
     check_schema(out, schema, str(path))

@@ -3,6 +3,7 @@ sentence-transformers' InformationRetrievalEvaluator and mteb's SciFact on the r
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -134,3 +135,32 @@ def test_scifact_mini_is_a_builtin_task_on_shipped_data():
     files = [path / "corpus.jsonl", path / "queries.jsonl", path / "qrels" / "test.tsv"]
     assert dataset_hash(*files) == "f3bb13b3ddb502c9" == task.dataset_hash()  # the hash tests/e2e/expected.json records
     assert (path / "README.md").is_file()
+
+
+def test_trio_of_tables_equals_the_beir_folder_and_threshold(tmp_path, beir, bow):
+    """The same data as three tables with their own column names: the same per-query figures; a relevance
+    threshold of 2 keeps only q1's grade-2 document; negative and below-threshold grades are counted."""
+    import csv
+
+    with open(tmp_path / "q.csv", "w", newline="") as f:
+        csv.writer(f).writerows([["qid", "question"], *QUERIES.items()])
+    with open(tmp_path / "docs.tsv", "w", newline="") as f:
+        csv.writer(f, delimiter="\t").writerows([["id", "heading", "body"], *[(d, t, x) for d, (t, x) in CORPUS.items()]])
+    (tmp_path / "j.json").write_text(json.dumps({"test": [list(r) for r in [*QRELS, ("q2", "d1", -1)]]}))
+    trio = {
+        "queries": {"path": str(tmp_path / "q.csv"), "columns": {"query_id": "qid", "text": "question"}},
+        "corpus": {"path": str(tmp_path / "docs.tsv"), "columns": {"doc_id": "id", "title": "heading", "text": "body"}},
+        "qrels": {"path": str(tmp_path / "j.json"), "split": "test", "columns": {"query_id": 1, "doc_id": 2, "score": 3}},
+    }
+    metrics = ("ndcg@10", "mrr@10")
+    folder = RetrievalTask("f", src(beir), metrics=metrics).evaluate(bow)
+    tables = get_task("retrieval", **trio, metrics=metrics).evaluate(bow)
+    assert tables.per_item == folder.per_item
+    assert tables.provenance["negative_judgements"] == 1 and tables.provenance["judgements_below_threshold"] == 2
+    strict = get_task("retrieval", **trio, metrics=metrics, relevance_threshold=2).evaluate(bow)
+    assert strict.per_item["id"] == ["q1"] and strict.per_item["mrr@10"] == [1.0]
+    assert strict.provenance["judgements_below_threshold"] == 4
+    dup = dict(trio, queries={**trio["queries"], "path": str(tmp_path / "dup.csv")})
+    (tmp_path / "dup.csv").write_text("qid,question\nq1,a\nq1,b\n")
+    with pytest.raises(EmbedbenchError, match=r"dup.csv, line 2, column 'qid': id 'q1' occurs on lines \[2, 3\]"):
+        get_task("retrieval", **dup).evaluate(bow)
