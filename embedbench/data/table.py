@@ -162,12 +162,13 @@ def _read_json(path: Path, field: str | None, split: str | None) -> pl.DataFrame
     rows = _json_rows(path, field, split)
     if not rows:
         raise EmbedbenchError(f"{path}: no rows{f' in split {split!r}' if split else ''}; expected at least one record")
+    place = f"{path}" + (f", split {split!r}" if split and field is None else "")
     if all(isinstance(r, list) for r in rows):
         width = len(rows[0])
         for i, r in enumerate(rows, start=1):
             if len(r) != width:
                 raise EmbedbenchError(
-                    f"{path}, row {i}: expected {width} values (as in row 1), got {len(r)}: {json.dumps(r)[:80]}; "
+                    f"{place}, row {i}: expected {width} values (as in row 1), got {len(r)}: {json.dumps(r)[:80]}; "
                     "every row array needs the same columns, in the same positions"
                 )
         records = [{str(j): v for j, v in enumerate(r, start=1)} for r in rows]
@@ -176,14 +177,15 @@ def _read_json(path: Path, field: str | None, split: str | None) -> pl.DataFrame
     else:
         i = next(i for i, r in enumerate(rows, start=1) if not isinstance(r, type(rows[0])))
         raise EmbedbenchError(
-            f"{path}, row {i}: expected a JSON {'array' if isinstance(rows[0], list) else 'object'} like row 1, "
+            f"{place}, row {i}: expected a JSON {'array' if isinstance(rows[0], list) else 'object'} like row 1, "
             f"got {type(rows[i - 1]).__name__}; every row must have the same form"
         )
     for i, r in enumerate(records, start=1):
         for key, value in r.items():
             if isinstance(value, dict | list):
                 raise EmbedbenchError(
-                    f"{where(path, i, key)}: expected a plain value, got a JSON {type(value).__name__}; fix the value"
+                    f"{place}, row {i}, column '{key}': expected a plain value, got a JSON {type(value).__name__}; "
+                    "fix the value"
                 )
     columns = list(dict.fromkeys(k for r in records for k in r))
     data = {c: [r.get(c) for r in records] for c in columns}

@@ -146,3 +146,9 @@ def test_one_class_and_folder_and_link_loop_and_undecodable_corpus(tmp_path):
     bad = _write(tmp_path, "docs.txt", b"fine\ncaf\xe9\n")
     with pytest.raises(EmbedbenchError, match=r"docs.txt, line 2, byte 4: not valid UTF-8"):
         read_corpus_texts(bad)
+
+
+def test_json_row_errors_name_the_split(tmp_path):
+    path = _write(tmp_path, "s.json", json.dumps({"train": [["a", "x"]], "test": [["a", "x"], ["b"]]}))
+    with pytest.raises(EmbedbenchError, match=r"s.json, split 'test', row 2: expected 2 values \(as in row 1\), got 1"):
+        read_table(path, {"text": 1, "label": 2}, "labelled", split="test")
