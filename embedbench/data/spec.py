@@ -9,9 +9,9 @@ Example (TOML)::
     # relative paths that do not exist here are looked up in the data folder (embedbench.paths.data_dir)
     train = [{ kind = "snli", path = "snli", split = "dev", output = "triplets" }]
 
-    # a delimited file with its own header, 1-5 scores, and a column marking the test rows
-    source = { kind = "table", path = "my/sts.csv", output = "scored", split = "test", split_column = "set",
-               columns = { sentence1 = "left", sentence2 = "right", score = "rating" }, score_range = [1, 5] }
+    # a delimited file with its own header, 1-5 scores, and a column marking each row's split
+    [prep.sets.my-sts]
+    train = [{ kind = "table", path = "my/sts.csv", output = "scored", split = "train", split_column = "set", columns = { sentence1 = "left", sentence2 = "right", score = "rating" }, score_range = [1, 5] }]
 """
 
 from __future__ import annotations
