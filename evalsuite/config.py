@@ -17,7 +17,11 @@ Example::
 
 A task entry is a registry name, or a table whose ``name`` picks the task (or names the result
 when ``task`` picks it, e.g. ``{ name = "stsb-mini", task = "stsb", path = "mini.tsv" }``) and whose
-other keys are the task's options (fields of its dataclass; a relative ``path`` is resolved too). ``"bm25"`` is the lexical baseline (retrieval only).
+other keys are the task's options (fields of its dataclass; source keys such as ``path`` go to its
+source). ``task`` may be a task kind with a ``source`` table (prep's source keys), e.g.
+``{ name = "my-sts", task = "sts", source = { kind = "table", path = "pairs.csv", output = "scored" } }``;
+``embedbench tasks`` lists the kinds and their options. A relative path is resolved against the config
+file's folder when the file is there. ``"bm25"`` is the lexical baseline (retrieval only).
 Relative paths (results, reports, expected file, model folders) are resolved against the folder of
 the config file, so the config works from any working directory.
 """
@@ -34,6 +38,8 @@ from embedbench.config import DEFAULT_CONFIG, Experiment, StrictModel
 from embedbench.models import DEFAULT_MODEL
 
 BM25 = "bm25"
+SOURCE_OPTIONS = ("source", "train", "queries", "corpus", "qrels")
+"""Task options that hold a source table (their relative ``path`` is resolved like the config's other paths)."""
 
 
 class TaskEntry(StrictModel):
@@ -135,10 +141,20 @@ class EvalConfig(StrictModel):
             candidate = base / m
             return str(candidate) if m != BM25 and not Path(m).is_absolute() and candidate.is_dir() else m
 
+        def source(value: Any) -> Any:
+            # a source table's relative path: beside the config file when it is there, else as given
+            # (the readers then try the working directory and the data folder)
+            if not isinstance(value, dict) or not isinstance(value.get("path"), str) or Path(value["path"]).is_absolute():
+                return value
+            return {**value, "path": str(base / value["path"])} if (base / value["path"]).exists() else value
+
         def entry(t: str | TaskEntry) -> str | TaskEntry:
-            if isinstance(t, str) or not isinstance(t.options.get("path"), str) or Path(t.options["path"]).is_absolute():
+            if isinstance(t, str):
                 return t
-            return TaskEntry.model_validate({**t.model_dump(), "path": str(base / t.options["path"])})
+            data = {k: source(v) if k in SOURCE_OPTIONS else v for k, v in t.model_dump().items()}
+            if isinstance(data.get("path"), str) and not Path(data["path"]).is_absolute():
+                data["path"] = str(base / data["path"])
+            return TaskEntry.model_validate(data)
 
         check = self.check.model_copy(update={
             "expected": fix(self.check.expected) or self.check.expected,

@@ -205,3 +205,75 @@ def best_f1(scores: Sequence[float], labels: Sequence[int]) -> BestF1:
     f1 = _safe_div(2 * prec * rec, prec + rec)
     i = int(np.argmax(f1))
     return BestF1(float(f1[i]), float(prec[i]), float(rec[i]), float(thr[i]))
+
+
+# ----------------------------------------------------------------------------- reranking, mining
+
+
+def reranking_scores(scores: np.ndarray, n_positive: int, k: int) -> tuple[float, float, float]:
+    """AP, RR@k and nDCG@k of one query whose first ``n_positive`` candidates are the relevant ones.
+
+    AP is sklearn's ``average_precision_score``; RR@k = 1 / rank of the first relevant candidate when it is
+    within the top k (ranks by descending score), else 0; nDCG@k is sklearn's ``ndcg_score`` (binary gains).
+    """
+    from sklearn.metrics import average_precision_score, ndcg_score
+
+    relevant = np.zeros(len(scores), dtype=int)
+    relevant[:n_positive] = 1
+    order = np.argsort(-np.asarray(scores), kind="stable")[:k]
+    hits = np.flatnonzero(relevant[order])
+    rr = 1.0 / (hits[0] + 1) if hits.size else 0.0
+    ap = float(average_precision_score(relevant, scores))
+    ndcg = float(ndcg_score([relevant], [np.asarray(scores, dtype=np.float64)], k=k))
+    return ap, rr, ndcg
+
+
+@dataclass(frozen=True)
+class MiningScores:
+    """Paraphrase mining against gold duplicate pairs (sentence-transformers' ``ParaphraseMiningEvaluator``).
+
+    ``contribution[d]``: for gold pair ``d``, the precision of the mined list down to the end of the
+    group of equal scores holding it (0 when it was not mined); their mean is the average precision.
+    """
+
+    average_precision: float
+    f1: float
+    precision: float
+    recall: float
+    threshold: float
+    contribution: dict[tuple[int, int], float]
+
+
+def mining_scores(mined: Sequence[Sequence[float]], duplicates: set[tuple[int, int]]) -> MiningScores:
+    """Score ``mined`` ``[score, i, j]`` pairs (best first) against ``duplicates`` (``(i, j)`` with i < j).
+
+    AP = (1 / |duplicates|) * sum over groups of equal scores that add a duplicate of
+    precision(at the group's end) * (duplicates the group adds); best F1 over the same cut points, with
+    the threshold halfway to the next score (as the evaluator reports it).
+    """
+    total = len(duplicates)
+    n = correct = previous = 0
+    ap = best_f1 = best_p = best_r = threshold = 0.0
+    pending: list[tuple[int, int]] = []
+    contribution = dict.fromkeys(duplicates, 0.0)
+    for idx, (score, i, j) in enumerate(mined):
+        n += 1
+        pair = (int(min(i, j)), int(max(i, j)))
+        if pair in duplicates:
+            correct += 1
+            pending.append(pair)
+        if idx + 1 < len(mined) and mined[idx + 1][0] == score:
+            continue
+        if correct > previous:
+            precision = correct / n
+            recall = correct / total if total else 0.0
+            f1 = 2 * precision * recall / (precision + recall)
+            ap += precision * (correct - previous)
+            for p in pending:
+                contribution[p] = precision
+            if f1 > best_f1:
+                best_f1, best_p, best_r = f1, precision, recall
+                threshold = (mined[idx][0] + mined[min(idx + 1, len(mined) - 1)][0]) / 2
+        pending = []
+        previous = correct
+    return MiningScores(ap / total if total else 0.0, best_f1, best_p, best_r, float(threshold), contribution)

@@ -22,7 +22,7 @@ from embedbench.encode import load_encoder
 from embedbench.errors import EmbedbenchError
 from embedbench.evalsuite.config import BM25, EvalConfig, TaskEntry
 from embedbench.evalsuite.results import ResultsStore
-from embedbench.evalsuite.tasks import get_task, is_builtin, task_names
+from embedbench.evalsuite.tasks import KINDS, get_task, is_builtin, task_names
 from embedbench.evalsuite.tasks.base import Task, task_config
 from embedbench.evalsuite.tasks.base import dataset_hash as files_hash
 from embedbench.evalsuite.tasks.bm25 import BM25Retriever
@@ -67,6 +67,8 @@ def build_task(entry: TaskEntry, where: str = "") -> Any:
     options = entry.options
     name = options.pop("name", None)
     try:
+        if name and entry.registry_name in KINDS:  # a task kind is built under its entry's name (errors say which)
+            return get_task(entry.registry_name, name=name, **options)
         task = get_task(entry.registry_name, **options)
     except EmbedbenchError as exc:
         raise EmbedbenchError(f"{where} ({entry.name}): {exc}" if where else str(exc)) from None

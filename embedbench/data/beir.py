@@ -58,8 +58,8 @@ def read_corpus(path: str | Path) -> pl.DataFrame:
     path = require_file(path, "a BEIR corpus.jsonl")
     df = parse_jsonl(path, {"_id": pl.String, "title": pl.String, "text": pl.String}, "BEIR corpus lines")
     require_not_null(df, ["_id", "text"], path, fix='every corpus line needs "_id" and "text"')
+    require_unique(df, "_id", path)
     df = df.rename({"_id": "doc_id"}).with_columns(pl.col("title").fill_null(""))
-    require_unique(df, "doc_id", path)
     df = df.select("doc_id", "title", "text", ROW)
     check_schema(df, CORPUS, str(path))
     return df
@@ -70,8 +70,8 @@ def read_queries(path: str | Path) -> pl.DataFrame:
     path = require_file(path, "a BEIR queries.jsonl")
     df = parse_jsonl(path, {"_id": pl.String, "text": pl.String}, "BEIR query lines")
     require_not_null(df, ["_id", "text"], path, fix='every query line needs "_id" and "text"')
+    require_unique(df, "_id", path)
     df = df.rename({"_id": "query_id"}).select("query_id", "text", ROW)
-    require_unique(df, "query_id", path)
     check_schema(df, QUERIES, str(path))
     return df
 
@@ -108,11 +108,14 @@ def read_qrels(path: str | Path) -> pl.DataFrame:
     return df
 
 
-def _require_known(qrels: pl.DataFrame, column: str, known: pl.DataFrame, path: Path, other: Path) -> None:
+def require_known(
+    qrels: pl.DataFrame, column: str, known: pl.DataFrame, path: Path, other: Path, label: str | None = None
+) -> None:
+    """Raise naming the first qrels line whose ``column`` id is not in ``known`` (read from ``other``)."""
     raise_first_bad(
         qrels.join(known.select(column), on=column, how="anti"),
         path,
-        {"query_id": "query-id", "doc_id": "corpus-id"}[column],
+        label or {"query_id": "query-id", "doc_id": "corpus-id"}[column],
         lambda r: f"id {r[column]!r} is not in {other}",
         f"add it to {other.name} or remove the qrels line",
     )
@@ -133,8 +136,8 @@ def read_beir(folder: str | Path, split: str) -> BeirData:
     corpus = read_corpus(folder / "corpus.jsonl")
     queries = read_queries(folder / "queries.jsonl")
     qrels = read_qrels(qrels_path)
-    _require_known(qrels, "query_id", queries, qrels_path, folder / "queries.jsonl")
-    _require_known(qrels, "doc_id", corpus, qrels_path, folder / "corpus.jsonl")
+    require_known(qrels, "query_id", queries, qrels_path, folder / "queries.jsonl")
+    require_known(qrels, "doc_id", corpus, qrels_path, folder / "corpus.jsonl")
     queries = queries.join(
         qrels.select("query_id").unique(), on="query_id", how="semi", maintain_order="left"
     )

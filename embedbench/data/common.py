@@ -7,8 +7,11 @@ exact line numbers in every error and makes quoting a non-issue (quotes are ordi
 
 from __future__ import annotations
 
+import errno
+import gzip
 import io
 import json
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,9 +23,17 @@ ROW = "row"
 SOURCE = "source"
 
 
+def plain_suffix(path: Path) -> str:
+    """The file's format suffix, lower case, without a trailing ``.gz`` (``x.csv.gz`` -> ``.csv``)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes.pop()
+    return suffixes[-1] if suffixes else ""
+
+
 def record_unit(path: Path) -> str:
-    """What a file's records are called in messages: ``row`` for Parquet (it has no lines), else ``line``."""
-    return "row" if path.suffix == ".parquet" else "line"
+    """What a file's records are called in messages: ``row`` for Parquet and JSON (no line per record), else ``line``."""
+    return "row" if plain_suffix(path) in (".parquet", ".json") else "line"
 
 
 def where(path: Path, row: int | None = None, column: str | None = None) -> str:
@@ -36,22 +47,47 @@ def where(path: Path, row: int | None = None, column: str | None = None) -> str:
 
 
 def require_file(path: str | Path, what: str) -> Path:
-    """Return ``path`` as a Path; raise naming ``what`` it should hold when it is not a file."""
+    """Return ``path`` as a Path; raise naming ``what`` it should hold when it is not a readable file.
+
+    A folder, a symbolic link that loops and a missing file each get their own message.
+    """
     path = Path(path)
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise EmbedbenchError(
+                f"{path}: symbolic link loop (the link points back at itself); expected {what}. "
+                "Point the path at the real file"
+            ) from None
+        raise EmbedbenchError(f"{path}: file not found; expected {what}. Check the path") from None
+    if path.is_dir():
+        raise EmbedbenchError(f"{path}: is a folder, not a file; expected {what}. Point the path at the file")
     if not path.is_file():
-        raise EmbedbenchError(
-            f"{path}: file not found; expected {what}. Check the path in your [prep] sources"
-        )
+        raise EmbedbenchError(f"{path}: not a regular file; expected {what}")
     return path
 
 
+def read_bytes(path: Path) -> bytes:
+    """The bytes of ``path``, decompressed when its name ends in ``.gz``; a corrupt gzip file raises."""
+    data = path.read_bytes()
+    if path.suffix.lower() != ".gz":
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise EmbedbenchError(
+            f"{path}: not a readable gzip file ({exc}); recompress it with `gzip` or drop the .gz suffix"
+        ) from None
+
+
 def decode(path: Path, *, lossy: bool = False, what: str = "text") -> str:
-    """Read ``path`` as UTF-8 (a leading byte-order mark is removed).
+    """Read ``path`` as UTF-8 (a leading byte-order mark is removed; ``.gz`` files are decompressed first).
 
     Undecodable bytes raise ``EmbedbenchError`` with line and byte position, unless ``lossy`` is set,
     in which case they become U+FFFD. An empty file raises.
     """
-    data = path.read_bytes()
+    data = read_bytes(path)
     if not data.strip():
         raise EmbedbenchError(f"{path}: file is empty; expected {what}")
     try:
@@ -115,13 +151,21 @@ def raise_first_bad(bad: pl.DataFrame, path: Path, column: str, problem: Callabl
 
 
 def cast_column(
-    df: pl.DataFrame, column: str, dtype: pl.DataType | type[pl.DataType], path: Path, expected: str
+    df: pl.DataFrame,
+    column: str,
+    dtype: pl.DataType | type[pl.DataType],
+    path: Path,
+    expected: str,
+    label: str | None = None,
 ) -> pl.DataFrame:
-    """Cast ``column`` to ``dtype``; a value that does not parse raises naming its line and value."""
+    """Cast ``column`` to ``dtype``; a value that does not parse raises naming its line, value and ``label``
+    (the column's name in the file; default ``column``)."""
     stripped = pl.col(column).str.strip_chars() if df.schema[column] == pl.String else pl.col(column)
     cast = stripped.cast(dtype, strict=False)
     bad = df.filter(cast.is_null() & pl.col(column).is_not_null())
-    raise_first_bad(bad, path, column, lambda r: f"expected {expected}, got {r[column]!r}", "fix the value or remove the row")
+    raise_first_bad(
+        bad, path, label or column, lambda r: f"expected {expected}, got {r[column]!r}", "fix the value or remove the row"
+    )
     return df.with_columns(cast.alias(column))
 
 
@@ -133,11 +177,13 @@ def require_not_null(
         raise_first_bad(df.filter(pl.col(column).is_null()), path, column, lambda r: "value is missing", fix)
 
 
-def require_range(df: pl.DataFrame, column: str, lo: float, hi: float, path: Path) -> None:
-    """Raise naming the first row whose ``column`` lies outside ``[lo, hi]``."""
+def require_range(
+    df: pl.DataFrame, column: str, lo: float, hi: float, path: Path, label: str | None = None
+) -> None:
+    """Raise naming the first row whose ``column`` lies outside ``[lo, hi]`` (``label``: the column's name in the file)."""
     bad = df.filter(~pl.col(column).is_between(lo, hi))
     raise_first_bad(
-        bad, path, column, lambda r: f"expected a value in [{lo:g}, {hi:g}], got {r[column]!r}",
+        bad, path, label or column, lambda r: f"expected a value in [{lo:g}, {hi:g}], got {r[column]!r}",
         "check that the file uses this scale",
     )
 
@@ -165,15 +211,23 @@ def parse_jsonl(
     file and line.
     """
     lines = read_lines(path, what=what).filter(pl.col("line").str.strip_chars() != "")
+    df = None
     try:
         if schema is not None:
-            return lines.select(ROW, pl.col("line").str.json_decode(pl.Struct(schema)).alias("_j")).unnest(
-                "_j"
-            )
-        body = "\n".join(lines["line"]).encode()
-        return pl.read_ndjson(io.BytesIO(body), infer_schema_length=None).insert_column(0, lines[ROW])
+            df = lines.select(ROW, pl.col("line").str.json_decode(pl.Struct(schema)).alias("_j")).unnest("_j")
+        else:
+            body = "\n".join(lines["line"]).encode()
+            df = pl.read_ndjson(io.BytesIO(body), infer_schema_length=None).insert_column(0, lines[ROW])
     except pl.exceptions.PolarsError:
         pass
+    if df is not None:
+        # Polars turns an object or array into its JSON text in a string column: look at those lines again
+        texts = [c for c, t in df.schema.items() if t == pl.String]
+        suspect = pl.any_horizontal(pl.col(c).str.starts_with("{") | pl.col(c).str.starts_with("[") for c in texts)
+        rows = set(df.filter(suspect)[ROW].to_list()) if texts else set()
+        if not rows:
+            return df
+        lines = lines.filter(pl.col(ROW).is_in(rows))
     for row, line in lines.iter_rows():  # only on failure: find the offending line for the message
         try:
             obj = json.loads(line)
@@ -193,6 +247,8 @@ def parse_jsonl(
                     f"{where(path, row, key)}: expected a plain value, got a JSON {type(value).__name__}; "
                     "fix the value"
                 )
+    if df is not None:
+        return df
     raise EmbedbenchError(f"{path}: could not read as JSON lines (one object per line, plain values)")
 
 

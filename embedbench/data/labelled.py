@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -23,17 +24,19 @@ def read_labelled(
     text_column: str = "text",
     label_column: str = "category",
     labels: Sequence[str] | None = None,
+    **options: Any,
 ) -> pl.DataFrame:
-    """A labelled table (CSV/TSV/JSONL/Parquet) -> ``text, label, source, row``.
+    """A labelled table (CSV/TSV/JSON/JSONL/Parquet) -> ``text, label, source, row``.
 
     Args:
         path: the file (Banking77: ``train.csv`` / ``test.csv``).
         text_column: the file's text column.
         label_column: the file's label column.
         labels: the allowed labels (e.g. Banking77's ``categories.json``); a label outside them raises.
+        options: passed to :func:`embedbench.data.table.read_table` (format, header, field, split, filters...).
     """
     path = Path(path)
-    df = read_table(path, {"text": text_column, "label": label_column}, LABELLED)
+    df = read_table(path, {"text": text_column, "label": label_column}, LABELLED, **options)
     empty = df.filter(pl.col("label").str.strip_chars() == "")
     if empty.height:
         raise EmbedbenchError(
@@ -49,6 +52,16 @@ def read_labelled(
                 f"expected one of the {len(labels)} known labels, e.g. {list(labels)[:5]}; fix the label or the label list"
             )
     return df.select("text", "label", pl.lit(path.name).alias(SOURCE), ROW)
+
+
+def require_classes(df: pl.DataFrame, path: str | Path, label_column: str, minimum: int = 2) -> None:
+    """Raise unless ``df``'s ``label`` column holds at least ``minimum`` distinct labels (classification, clustering)."""
+    found = df["label"].unique(maintain_order=True).to_list()
+    if len(found) < minimum:
+        raise EmbedbenchError(
+            f"{where(Path(path), None, label_column)}: {len(found)} distinct label(s) {found[:5]} in {df.height} rows; "
+            f"expected at least {minimum} classes; check the label column, the split and the filters"
+        )
 
 
 def _draw(df: pl.DataFrame, seed: int, negatives: bool) -> pl.DataFrame:

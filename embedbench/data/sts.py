@@ -35,10 +35,10 @@ STSB_FIELDS = ["genre", "file", "year", "id", "score_raw", "sentence1", "sentenc
 UNSCORED = "unscored (empty gold line)"
 
 
-def _scored(df: pl.DataFrame, path: Path) -> pl.DataFrame:
-    """Cast ``score_raw`` to float, check 0–5, add ``score`` in [0, 1]."""
-    df = cast_column(df, "score_raw", pl.Float64, path, f"a numeric similarity score in [0, {STS_MAX:g}]")
-    require_range(df, "score_raw", 0.0, STS_MAX, path)
+def _scored(df: pl.DataFrame, path: Path, label: str) -> pl.DataFrame:
+    """Cast ``score_raw`` to float, check 0–5, add ``score`` in [0, 1]; ``label`` names the score field in messages."""
+    df = cast_column(df, "score_raw", pl.Float64, path, f"a numeric similarity score in [0, {STS_MAX:g}]", label)
+    require_range(df, "score_raw", 0.0, STS_MAX, path, label)
     return df.with_columns((pl.col("score_raw") / STS_MAX).alias("score"))
 
 
@@ -50,7 +50,7 @@ def read_stsb(path: str | Path) -> pl.DataFrame:
     path = require_file(path, "an STS Benchmark TSV (genre, file, year, id, score, sentence1, sentence2)")
     lines = read_lines(path, what="STS Benchmark lines")
     df = split_fields(lines, path, STSB_FIELDS, max_fields=len(STSB_FIELDS) + 2)
-    df = _scored(df, path)
+    df = _scored(df, path, "score (field 5)")
     out = df.select(
         "sentence1", "sentence2", "score", "score_raw", "genre", pl.lit(path.name).alias(SOURCE), ROW
     )
@@ -89,7 +89,7 @@ def read_sts_pair(
     df = pairs.join(gold, on=ROW, maintain_order="left").with_columns(pl.lit(input_path.name).alias(SOURCE))
     unscored = pl.col("score_raw").str.strip_chars() == ""
     drop_rows(df.filter(unscored), UNSCORED, dropped)
-    df = _scored(df.filter(~unscored), gold_path)
+    df = _scored(df.filter(~unscored), gold_path, "gold score")
     return df.select("sentence1", "sentence2", "score", "score_raw", SOURCE, ROW)
 
 

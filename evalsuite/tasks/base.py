@@ -10,8 +10,11 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+import polars as pl
+from pydantic import ValidationError
 
 from embedbench.cache import unique_in_order
+from embedbench.data.spec import SourceSpec, read_source, resolve_path, source_files
 from embedbench.encode import Encoder
 from embedbench.errors import EmbedbenchError
 from embedbench.evalsuite.types import TaskResult
@@ -85,12 +88,99 @@ def dataset_label(path: str | Path, split: str | None = None) -> str:
 
 
 def task_config(task: object) -> dict[str, Any]:
-    """The task's dataclass fields as JSON-ready values (paths become strings)."""
+    """The task's dataclass fields as JSON-ready values (paths become strings, sources their set keys)."""
     out = {}
     for f in dataclasses.fields(task):  # type: ignore[arg-type]
         v = getattr(task, f.name)
+        if isinstance(v, SourceSpec):
+            v = v.model_dump(mode="json", exclude_defaults=True)
         out[f.name] = str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v
     return out
+
+
+# ------------------------------------------------------------------------------- sources
+
+
+def as_source(task: str, value: Any, key: str = "source") -> SourceSpec:
+    """``value`` (a ``SourceSpec`` or the config table of one) as a ``SourceSpec``; a bad table raises naming
+    ``task``, ``key`` and the offending source key (the same keys as prep's sources)."""
+    if isinstance(value, SourceSpec):
+        return value
+    if not isinstance(value, dict):
+        raise EmbedbenchError(
+            f"task {task!r}: {key} must be a table such as {{ kind = \"table\", path = \"my.csv\", output = \"scored\" }}, "
+            f"got {value!r}"
+        )
+    try:
+        return SourceSpec.model_validate(value)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"])
+        got = err.get("input")
+        found = f" (got {got!r})" if where and not isinstance(got, dict) else ""
+        raise EmbedbenchError(
+            f"task {task!r}: {key}{'.' + where if where else ''}: {err['msg']}{found}; "
+            "`embedbench tasks` lists the source keys"
+        ) from None
+
+
+class SourceTask:
+    """What the tasks that read one ``source`` share: the source coerced from its config table on creation,
+    and the content hash of the files it reads. Mixed into their frozen dataclasses."""
+
+    name: str
+    source: SourceSpec
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "source", as_source(self.name, self.source))
+
+    def dataset_hash(self) -> str:
+        """Content hash of the files the source reads."""
+        return source_hash(self.source)
+
+    def check_positive(self, *keys: str) -> None:
+        """Raise naming the first of the integer options ``keys`` that is below 1."""
+        for key in keys:
+            if getattr(self, key) < 1:
+                raise EmbedbenchError(f"task {self.name!r}: {key} must be at least 1, got {getattr(self, key)}")
+
+
+def with_output(spec: SourceSpec, output: str) -> SourceSpec:
+    """``spec`` producing ``output`` (set when the source left it to its kind's default)."""
+    if spec.output == output:
+        return spec
+    try:
+        return SourceSpec.model_validate({**spec.model_dump(exclude_unset=True), "output": output})
+    except ValidationError as exc:
+        raise EmbedbenchError(
+            f"source {spec.kind}:{spec.path}: {exc.errors()[0]['msg']}; this task needs the {output!r} shape"
+        ) from None
+
+
+def read_task_source(task: str, spec: SourceSpec, output: str) -> pl.DataFrame:
+    """The rows of ``spec`` in shape ``output`` (with ``row``), through the one data layer (``read_source``)."""
+    spec = with_output(spec, output)
+    try:
+        return read_source(spec)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise EmbedbenchError(f"task {task!r}: cannot read {spec.kind}:{spec.path}: {exc}") from None
+
+
+def source_hash(*specs: SourceSpec | None) -> str:
+    """Content hash of every file the sources read."""
+    return dataset_hash(*(p for spec in specs if spec is not None for p in source_files(spec)))
+
+
+def source_label(spec: SourceSpec) -> str:
+    """Short dataset name of a source (see ``dataset_label``)."""
+    return dataset_label(resolve_path(spec.path), spec.split)
+
+
+def row_ids(df: pl.DataFrame) -> list[str]:
+    """Per-item ids: the source's line or row number (``subset:row`` when the source pools sub-sets)."""
+    if "subset" in df.columns:
+        return df.select(pl.format("{}:{}", "subset", "row")).to_series().to_list()
+    return df["row"].cast(pl.String).to_list()
 
 
 def model_fingerprint(model: object) -> str:

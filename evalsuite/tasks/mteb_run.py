@@ -95,6 +95,19 @@ def _flat_scores(scores: list[dict[str, Any]]) -> dict[str, float]:
     return out
 
 
+def _spread(scores: list[dict[str, Any]], main: str) -> list[float]:
+    """The main score of each of mteb's runs, where it reports them (one subset only): classification's
+    ``scores_per_experiment``, clustering's ``v_measures`` per level; empty otherwise."""
+    if len(scores) != 1:
+        return []
+    entry = scores[0]
+    if isinstance(entry.get("scores_per_experiment"), list):
+        return [float(e[main]) for e in entry["scores_per_experiment"] if isinstance(e, dict) and main in e]
+    if main == "v_measure" and isinstance(entry.get("v_measures"), dict):
+        return [float(v) for level in entry["v_measures"].values() for v in level]
+    return []
+
+
 def _dataset_name(path: str) -> str:
     """A local task's folder relative to the data folder (never a machine path); hub names as given."""
     return dataset_label(path) if Path(path).exists() else path
@@ -107,6 +120,9 @@ def to_task_result(native: dict[str, Any], task: Any, encoder: Encoder, seconds:
     split = meta.eval_splits[0]
     metrics = _flat_scores(native["scores"][split])
     main = meta.main_score if meta.main_score in metrics else "main_score"
+    spread = _spread(native["scores"][split], main)
+    if spread and f"{main}_std" not in metrics:
+        metrics[f"{main}_std"] = float(np.std(spread))
     return TaskResult(
         task=MTEB_PREFIX + meta.name,
         task_type="mteb",
@@ -118,7 +134,7 @@ def to_task_result(native: dict[str, Any], task: Any, encoder: Encoder, seconds:
         metrics=metrics,
         config={"mteb_task": meta.name, "mteb_type": meta.type, "split": split},
         seconds=round(seconds, 3),
-        provenance=provenance(),
+        provenance={**provenance(), **({f"{main}_per_run": spread} if spread else {})},
         mteb_json=native,
     )
 
@@ -179,6 +195,31 @@ class MtebTask:
         from embedbench.evalsuite.tasks.mteb_tasks import mteb_task  # imports mteb (seconds): only when run
 
         return mteb_task(self.mteb_name, self.path, self.online)
+
+    def texts(self) -> list[str]:
+        """The texts of the task's evaluation side (every text column but ids of its eval splits; loads the data).
+
+        Training splits that are not evaluation splits (e.g. a classification task's ``train``) are left out.
+        """
+        task = self.build()
+        task.load_data()
+        evaluated = set(task.metadata.eval_splits)
+        out: list[str] = []
+
+        def walk(obj: Any, key: str | None = None) -> None:
+            if key in ("train", "validation", "dev") and key not in evaluated:
+                return
+            if hasattr(obj, "column_names") and hasattr(obj, "features"):  # a datasets.Dataset
+                for column in obj.column_names:
+                    is_id = column in ("id", "_id") or column.endswith(("-id", "_id"))
+                    if not is_id and getattr(obj.features[column], "dtype", None) == "string":
+                        out.extend(obj[column])
+            elif isinstance(obj, dict) or hasattr(obj, "items"):
+                for k, v in obj.items():
+                    walk(v, str(k))
+
+        walk(task.dataset)
+        return out
 
     def evaluate(self, encoder: Encoder) -> TaskResult:
         """Run the task through ``mteb.evaluate``; returns our view of mteb's result, under this task's name."""

@@ -1,84 +1,80 @@
-"""Pair classification (MRPC): cosine similarity as the score of "is a paraphrase"; AP and best-threshold F1.
+"""Pair classification (MRPC or your own pairs): cosine similarity as the score of "is a positive pair"; AP and best-threshold F1.
 
-Per pair: ``score`` (cosine), ``label`` (0/1) and ``id``. ``ap`` is the main metric (sklearn's average
-precision); ``f1`` is the F1 at the best threshold, reported with its precision, recall and threshold.
+Any source that reads into the ``pair-class`` shape works (MRPC, or a table mapping ``premise``,
+``hypothesis`` and ``label``); labels must be 0/1 (``true``/``false`` too). Per pair: ``score`` (cosine),
+``label`` (0/1) and ``id`` (the line). ``ap`` is the main metric (sklearn's average precision); ``f1`` is
+the F1 at the best threshold, reported with its precision, recall and threshold.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import polars as pl
 
-from embedbench.data import read_mrpc, read_table
-from embedbench.data.shapes import BINARY_PAIR
+from embedbench.data.common import raise_first_bad
+from embedbench.data.spec import SourceSpec, resolve_path
 from embedbench.encode import Encoder
 from embedbench.errors import EmbedbenchError
 from embedbench.evalsuite.metrics import average_precision, best_f1, cosine_pairs
 from embedbench.evalsuite.tasks.base import (
+    SourceTask,
     build_result,
-    check_options,
-    dataset_hash,
-    dataset_label,
     encode_texts,
-    first_n,
+    read_task_source,
     require_encoder,
+    row_ids,
+    source_label,
 )
 from embedbench.evalsuite.types import TaskResult
 
-PAIR_FORMATS = ("mrpc", "table")
-
-
-def read_binary_pairs(path: Path, fmt: str) -> pl.DataFrame:
-    """``sentence1, sentence2, label`` (Int64 0/1) and ``id`` through the prep readers.
-
-    ``fmt``: ``mrpc`` (an MRPC TSV) or ``table`` (CSV/TSV/JSONL/Parquet with those columns).
-    """
-    if fmt == "mrpc":
-        df = read_mrpc(path)
-    elif fmt == "table":
-        df = read_table(path, None, BINARY_PAIR)
-    else:
-        raise EmbedbenchError(f"unknown pair format {fmt!r}; use one of {list(PAIR_FORMATS)}")
-    bad = df.filter(~pl.col("label").is_in([0, 1]))
-    if bad.height:
-        raise EmbedbenchError(
-            f"{path}, line {bad.item(0, 'row')}: label {bad.item(0, 'label')}; expected 0 or 1"
-        )
-    return df.select("sentence1", "sentence2", "label", pl.col("row").cast(pl.String).alias("id"))
+BINARY = {"0": 0, "1": 1, "false": 0, "true": 1}
 
 
 @dataclass(frozen=True)
-class PairClassificationTask:
+class PairClassificationTask(SourceTask):
     """Binary pair classification from cosine similarity.
 
     Args:
         name: task name in results (e.g. ``"mrpc"``).
-        path: the file.
-        fmt: ``mrpc`` or ``table``.
-        limit: evaluate only the first N pairs (quick runs); None: all.
+        source: what to read (prep's source keys; read into the ``pair-class`` shape with 0/1 labels).
     """
 
     name: str
-    path: Path
-    fmt: str = "mrpc"
-    limit: int | None = None
+    source: SourceSpec
     task_type: str = "pair-classification"
 
-    def __post_init__(self) -> None:
-        check_options(self.name, self.limit, self.fmt, PAIR_FORMATS, "pair")
+    def frame(self) -> pl.DataFrame:
+        """``sentence1, sentence2, label`` (Int64 0/1) and ``id``."""
+        df = read_task_source(self.name, self.source, "pair-class")
+        text = pl.col("label").cast(pl.String).str.strip_chars().str.to_lowercase()
+        column = str(self.source.columns.get("label", "label"))
+        raise_first_bad(
+            df.filter(~text.is_in(list(BINARY))), resolve_path(self.source.path), column,
+            lambda r: f"label {r['label']!r}; expected 0 or 1", "pair classification needs 0/1 labels",
+        )
+        return df.select(
+            pl.col("premise").alias("sentence1"),
+            pl.col("hypothesis").alias("sentence2"),
+            text.replace_strict(BINARY, return_dtype=pl.Int64).alias("label"),
+            pl.Series("id", row_ids(df)),
+        )
+
+    def texts(self) -> list[str]:
+        """Every text the task encodes (both sides of every pair)."""
+        df = self.frame()
+        return df["sentence1"].to_list() + df["sentence2"].to_list()
 
     def evaluate(self, encoder: Encoder) -> TaskResult:
         """Average precision and best-threshold F1 of cosine scores against the 0/1 labels."""
         started = time.perf_counter()
         encoder = require_encoder(encoder, self.name)
-        df = first_n(read_binary_pairs(Path(self.path), self.fmt), self.limit)
+        df = self.frame()
         labels = df["label"].to_numpy()
         if labels.sum() == 0 or labels.sum() == len(labels):
             raise EmbedbenchError(
-                f"{self.path}: every label is {labels[0] if len(labels) else '?'}; need both 0 and 1"
+                f"{self.source.path}: every label is {labels[0] if len(labels) else '?'}; need both 0 and 1"
             )
         s1, s2 = df["sentence1"].to_list(), df["sentence2"].to_list()
         emb = encode_texts(encoder, s1 + s2)
@@ -87,8 +83,8 @@ class PairClassificationTask:
         return build_result(
             self,
             encoder,
-            dataset=dataset_label(self.path),
-            dataset_hash=dataset_hash(self.path),
+            dataset=source_label(self.source),
+            dataset_hash=self.dataset_hash(),
             main_metric="ap",
             metrics={
                 "ap": average_precision(cos, labels),

@@ -133,13 +133,13 @@ def test_qrels_header_is_skipped(tmp_path):
             CORPUS_OK + [{"_id": "d1", "text": "again"}],
             QUERIES_OK,
             "q1\td1\t1\n",
-            r"corpus.jsonl, line 1, column 'doc_id': id 'd1' occurs on lines \[1, 4\]",
+            r"corpus.jsonl, line 1, column '_id': id 'd1' occurs on lines \[1, 4\]",
         ),
         (
             CORPUS_OK,
             QUERIES_OK + [{"_id": "q2", "text": "x"}],
             "q1\td1\t1\n",
-            r"queries.jsonl, line 2, column 'query_id': id 'q2' occurs on lines \[2, 4\]",
+            r"queries.jsonl, line 2, column '_id': id 'q2' occurs on lines \[2, 4\]",
         ),
         (
             '{"_id": "d1", "text": "ok"}\n{"_id": "d2", "text": "broken"\n',

@@ -58,7 +58,7 @@ def test_txt_lines_keep_crlf_files_clean_and_drop_a_bom(tmp_path):
         (lambda p: _bytes(p / "c.csv", b"body\nx\n"), r"a corpus needs a 'text' column; found \(body\); name the"),
         (lambda p: _bytes(p / "c.xml", b"<x/>"), r"unknown table format '\.xml'"),
         (lambda p: _bytes(p / "corpus.jsonl", b'{"_id": "1", "text": "a"}\n{"_id": "1", "text": "b"}\n'),
-         r"corpus\.jsonl, line 1, column 'doc_id': id '1' occurs on lines \[1, 2\]"),
+         r"corpus\.jsonl, line 1, column '_id': id '1' occurs on lines \[1, 2\]"),
     ],
 )
 def test_broken_inputs_name_the_file_the_line_and_the_fix(tmp_path, setup, message):

@@ -85,8 +85,8 @@ def test_pairs_and_triplets_on_banking77_are_valid_and_seeded(shared_data):
             {"labels": ["greet"]},
             r"t.csv, line 3, column 'category': unknown label 'wave'",
         ),
-        ('text,category\n"unterminated,greet\n', {}, r"t.csv: cannot parse as CSV .*check the quoting"),
-        ("text,category\nhi,greet,extra\n", {}, r"t.csv: cannot parse as CSV"),
+        ('text,category\n"unterminated,greet\n', {}, r"t.csv, line 2: cannot parse as CSV: a quoted field is never closed"),
+        ("text,category\nhi,greet,extra\n", {}, r"t.csv, line 2: cannot parse as CSV: 3 fields, but the header has 2"),
         ("text,category\n", {}, r"t.csv: no rows"),
         ("", {}, r"t.csv: file is empty"),
     ],
@@ -98,10 +98,10 @@ def test_broken_labelled_csv(tmp_path, content, kwargs, message):
         read_labelled(path, **kwargs)
 
 
-def test_short_row_is_an_empty_label(tmp_path):
+def test_short_row_is_a_ragged_row(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("text,category\nhi,greet\nno label here\n")
-    with pytest.raises(EmbedbenchError, match=r"t.csv, line 3, column 'category': empty label"):
+    with pytest.raises(EmbedbenchError, match=r"t.csv, line 3: cannot parse as CSV: 1 fields, but the header has 2"):
         read_labelled(path)
 
 

@@ -61,11 +61,11 @@ GOOD = "g\tf\t2012\t1\t2.0\ta\tb\n"
     [
         (
             GOOD + "g\tf\t2012\t2\thigh\ta\tb\n",
-            r"sts.csv, line 2, column 'score_raw': expected a numeric similarity score in \[0, 5\], got 'high'",
+            r"sts.csv, line 2, column 'score \(field 5\)': expected a numeric similarity score in \[0, 5\], got 'high'",
         ),
         (
             GOOD + "g\tf\t2012\t2\t7.5\ta\tb\n",
-            r"line 2, column 'score_raw': expected a value in \[0, 5\], got 7.5",
+            r"line 2, column 'score \(field 5\)': expected a value in \[0, 5\], got 7.5",
         ),
         (
             GOOD + "g\tf\t2012\t2\t1.0\tonly one sentence\n",
@@ -174,9 +174,9 @@ def test_unscored_lines_four_fields_latin1_and_orphan_gold(tmp_path):
         (
             b"a\tb\n",
             "about 3\n",
-            r"STS.gs.x.txt, line 1, column 'score_raw': expected a numeric similarity score",
+            r"STS.gs.x.txt, line 1, column 'gold score': expected a numeric similarity score",
         ),
-        (b"a\tb\n", "-1\n", r"STS.gs.x.txt, line 1, column 'score_raw': expected a value in \[0, 5\]"),
+        (b"a\tb\n", "-1\n", r"STS.gs.x.txt, line 1, column 'gold score': expected a value in \[0, 5\]"),
         (b"a b\n", "1\n", r"STS.input.x.txt, line 1: expected 2 to 4 tab-separated fields"),
         (b"", "1\n", r"STS.input.x.txt: file is empty"),
     ],

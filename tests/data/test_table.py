@@ -73,7 +73,7 @@ def test_parquet_int_labels_become_strings(tmp_path):
             "s1,s2,score\nx,y,3\n",
             {"sentence1": "s1", "sentence2": "s2"},
             "scored",
-            r"t.csv, line 2, column 'score': expected a value in \[0, 1\], got 3.0; check that the file uses this scale",
+            r"t.csv, line 2, column 'score': score 3.0 is outside the declared score_range \[0, 1\]",
         ),
         (
             "t.jsonl",
@@ -87,7 +87,7 @@ def test_parquet_int_labels_become_strings(tmp_path):
             '{"anchor": 1, "positive": "b"}\n',
             None,
             "pairs",
-            r"t.jsonl, column 'anchor': expected text, got Int64",
+            r"t.jsonl, line 1, column 'anchor': expected text, got Int64 1",
         ),
         (
             "t.jsonl",

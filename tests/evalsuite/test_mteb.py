@@ -108,6 +108,9 @@ def test_mteb_evaluate_through_the_cache(tiny, tmp_path):
         assert run.mteb_json["scores"]["test"][0]["main_score"] == pytest.approx(run.metrics[main])
         json.dumps(run.mteb_json)  # mteb's JSON, JSON-safe
         assert "mteb_json" not in run.to_dict()  # filed apart by the results store, never inside ours
+    cls, clu = runs[1], runs[2]  # mteb's per-run scores are kept, so the report can show their spread
+    assert len(cls.provenance["accuracy_per_run"]) == 10 and "accuracy_std" in cls.metrics
+    assert len(clu.provenance["v_measure_per_run"]) == 10 and "v_measure_std" in clu.metrics
     # 25 + 2 STS pairs -> 7 distinct sentences; banking: 50 train + 20 test texts (clustering reuses the test ones)
     assert tiny.misses == 7 + 50 + 20
     run_mteb(tiny, [LocalSTS12(sts)])  # a second run finds every text in the cache

@@ -17,7 +17,7 @@ ROWS = [(1, "a b", "a b"), (0, "a b", "a"), (1, "a b", "a c"), (0, "a", "c")]
 def write_mrpc(path, rows, bom=True):
     lines = [f"{q}\t{i}\t{i + 100}\t{a}\t{b}" for i, (q, a, b) in enumerate(rows)]
     path.write_text(("\ufeff" if bom else "") + "\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return {"kind": "mrpc", "path": str(path), "output": "pair-class"}
 
 
 def test_hand_worked_ap_and_f1(tmp_path, bow):
@@ -52,7 +52,7 @@ def test_mrpc_matches_sentence_transformers(shared_data, st_shim):
     from embedbench.encode import load_encoder
 
     enc = load_encoder("all-MiniLM-L6-v2", show_progress=False)
-    df = read_mrpc(get_task("mrpc").path).head(300)
+    df = read_mrpc(shared_data / "mrpc" / "msr_paraphrase_test.txt").head(300)
     ours = get_task("mrpc", limit=300).evaluate(enc)
     assert ours.n_items == 300
     st = BinaryClassificationEvaluator(

@@ -3,7 +3,9 @@ sentence-transformers' InformationRetrievalEvaluator and mteb's SciFact on the r
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -24,9 +26,13 @@ def beir(tmp_path, beir_writer):
     return beir_writer(tmp_path / "toy", CORPUS, QUERIES, QRELS)
 
 
+def src(folder, split="test"):
+    return {"kind": "beir", "path": str(folder), "split": split}
+
+
 def test_hand_worked_ranking(beir, bow):
     enc = bow
-    task = RetrievalTask("toy", beir, metrics=("ndcg@10", "mrr@10", "recall@1", "map@100"))
+    task = RetrievalTask("toy", src(beir), metrics=("ndcg@10", "mrr@10", "recall@1", "map@100"))
     r = task.evaluate(enc)
     # q1 ranks d1 (cos 1) then d2 (cos .71): ideal order; q2 ranks d4 (cos 1) then d3 (cos .71)
     assert r.per_item["id"] == ["q1", "q2"]
@@ -48,7 +54,7 @@ def test_hand_worked_ranking(beir, bow):
 
 
 def test_bm25_runs_the_same_task(beir):
-    r = RetrievalTask("toy", beir, metrics=("mrr@10", "recall@10")).evaluate(BM25Retriever(stemmer=None))
+    r = RetrievalTask("toy", src(beir), metrics=("mrr@10", "recall@10")).evaluate(BM25Retriever(stemmer=None))
     assert r.model == "bm25" and r.model_fingerprint
     assert r.per_item["mrr@10"][0] == 1.0  # "apple banana" matches d1 on both words
     assert r.per_item["recall@10"] == [1.0, 1.0]
@@ -56,22 +62,22 @@ def test_bm25_runs_the_same_task(beir):
 
 def test_bad_input_raises(tmp_path, beir, beir_writer, bow):
     with pytest.raises(EmbedbenchError, match="unknown retrieval metric"):
-        RetrievalTask("toy", beir, metrics=("ndcg",))
+        RetrievalTask("toy", src(beir), metrics=("ndcg",))
     unknown_doc = beir_writer(tmp_path / "u", CORPUS, QUERIES, [("q1", "d9", 1)])
     with pytest.raises(EmbedbenchError, match="d9"):
-        RetrievalTask("u", unknown_doc).evaluate(bow)
+        RetrievalTask("u", src(unknown_doc)).evaluate(bow)
     no_relevant = beir_writer(tmp_path / "z", CORPUS, QUERIES, [("q1", "d1", 0)])
     with pytest.raises(EmbedbenchError, match="no query has a relevant document"):
-        RetrievalTask("z", no_relevant).evaluate(bow)
+        RetrievalTask("z", src(no_relevant)).evaluate(bow)
     with pytest.raises(EmbedbenchError, match="split 'dev'"):
-        RetrievalTask("toy", beir, split="dev").evaluate(bow)
+        RetrievalTask("toy", src(beir, "dev")).evaluate(bow)
     with pytest.raises(EmbedbenchError, match="neither an Encoder"):
-        RetrievalTask("toy", beir).evaluate(object())
+        RetrievalTask("toy", src(beir)).evaluate(object())
 
 
 def test_registry_options(beir):
     task = get_task("scifact", path=beir, metrics=("ndcg@10",))
-    assert task.path == beir and task.metrics == ("ndcg@10",)
+    assert task.source.path == str(beir) and task.metrics == ("ndcg@10",)
     with pytest.raises(EmbedbenchError, match="no option"):
         get_task("scifact", colour="red")
     with pytest.raises(EmbedbenchError, match="unknown task"):
@@ -123,8 +129,38 @@ def test_scifact_mini_is_a_builtin_task_on_shipped_data():
     from embedbench.evalsuite.tasks.base import dataset_hash
 
     task = get_task("scifact-mini")
-    assert isinstance(task, RetrievalTask) and task.name == "scifact-mini" and task.split == "test"
-    assert task.path == PACKAGE_DATA / "scifact-mini" and "tests" not in task.path.parts
-    files = [task.path / "corpus.jsonl", task.path / "queries.jsonl", task.path / "qrels" / "test.tsv"]
-    assert dataset_hash(*files) == "f3bb13b3ddb502c9"  # the hash tests/e2e/expected.json records
-    assert (task.path / "README.md").is_file()
+    assert isinstance(task, RetrievalTask) and task.name == "scifact-mini" and task.source.split == "test"
+    path = Path(task.source.path)
+    assert path == PACKAGE_DATA / "scifact-mini" and "tests" not in path.parts
+    files = [path / "corpus.jsonl", path / "queries.jsonl", path / "qrels" / "test.tsv"]
+    assert dataset_hash(*files) == "f3bb13b3ddb502c9" == task.dataset_hash()  # the hash tests/e2e/expected.json records
+    assert (path / "README.md").is_file()
+
+
+def test_trio_of_tables_equals_the_beir_folder_and_threshold(tmp_path, beir, bow):
+    """The same data as three tables with their own column names: the same per-query figures; a relevance
+    threshold of 2 keeps only q1's grade-2 document; negative and below-threshold grades are counted."""
+    import csv
+
+    with open(tmp_path / "q.csv", "w", newline="") as f:
+        csv.writer(f).writerows([["qid", "question"], *QUERIES.items()])
+    with open(tmp_path / "docs.tsv", "w", newline="") as f:
+        csv.writer(f, delimiter="\t").writerows([["id", "heading", "body"], *[(d, t, x) for d, (t, x) in CORPUS.items()]])
+    (tmp_path / "j.json").write_text(json.dumps({"test": [list(r) for r in [*QRELS, ("q2", "d1", -1)]]}))
+    trio = {
+        "queries": {"path": str(tmp_path / "q.csv"), "columns": {"query_id": "qid", "text": "question"}},
+        "corpus": {"path": str(tmp_path / "docs.tsv"), "columns": {"doc_id": "id", "title": "heading", "text": "body"}},
+        "qrels": {"path": str(tmp_path / "j.json"), "split": "test", "columns": {"query_id": 1, "doc_id": 2, "score": 3}},
+    }
+    metrics = ("ndcg@10", "mrr@10")
+    folder = RetrievalTask("f", src(beir), metrics=metrics).evaluate(bow)
+    tables = get_task("retrieval", **trio, metrics=metrics).evaluate(bow)
+    assert tables.per_item == folder.per_item
+    assert tables.provenance["negative_judgements"] == 1 and tables.provenance["judgements_below_threshold"] == 2
+    strict = get_task("retrieval", **trio, metrics=metrics, relevance_threshold=2).evaluate(bow)
+    assert strict.per_item["id"] == ["q1"] and strict.per_item["mrr@10"] == [1.0]
+    assert strict.provenance["judgements_below_threshold"] == 4
+    dup = dict(trio, queries={**trio["queries"], "path": str(tmp_path / "dup.csv")})
+    (tmp_path / "dup.csv").write_text("qid,question\nq1,a\nq1,b\n")
+    with pytest.raises(EmbedbenchError, match=r"dup.csv, line 2, column 'qid': id 'q1' occurs on lines \[2, 3\]"):
+        get_task("retrieval", **dup).evaluate(bow)

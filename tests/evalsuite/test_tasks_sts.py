@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from embedbench.data import SourceSpec
 from embedbench.errors import EmbedbenchError
 from embedbench.evalsuite.statistics import aggregate
 from embedbench.evalsuite.tasks import get_task
@@ -17,6 +18,10 @@ from embedbench.evalsuite.tasks.sts import STSTask
 PAIRS = [("a b", "a b", 5.0), ("a b", "a c", 2.5), ("a", "c", 0.0), ("a b c", "a", 1.0)]
 
 
+def stsb(path):
+    return SourceSpec(kind="stsb", path=str(path))
+
+
 def write_stsb(path, pairs):
     lines = [f"main-news\tMSRvid\t2012test\t{i:04d}\t{s}\t{a}\t{b}" for i, (a, b, s) in enumerate(pairs)]
     path.write_text("\n".join(lines) + "\n")
@@ -24,7 +29,7 @@ def write_stsb(path, pairs):
 
 
 def test_hand_worked_correlations(tmp_path, bow):
-    r = STSTask("toy", write_stsb(tmp_path / "sts-test.csv", PAIRS)).evaluate(bow)
+    r = STSTask("toy", stsb(write_stsb(tmp_path / "sts-test.csv", PAIRS))).evaluate(bow)
     assert r.per_item["score"] == pytest.approx([1.0, 0.5, 0.0, 1 / math.sqrt(3)])
     assert r.per_item["gold"] == pytest.approx([1.0, 0.5, 0.0, 0.2])  # 0-5 scaled to [0, 1]
     assert r.per_item["id"] == ["1", "2", "3", "4"]  # line numbers
@@ -42,7 +47,7 @@ def test_sts_year_folder_pools_subsets_and_skips_unscored(tmp_path, bow):
     (year / "STS.gs.one.txt").write_text("5\n\n2.5\n")  # the middle pair is unscored
     (year / "STS.input.two.txt").write_text("a b c\ta\n")
     (year / "STS.gs.two.txt").write_text("1\n")
-    r = STSTask("sts99", year, fmt="sts").evaluate(bow)
+    r = STSTask("sts99", {"kind": "sts", "path": str(year)}).evaluate(bow)
     assert r.per_item["id"] == ["one:1", "one:3", "two:1"]
     assert r.per_item["score"] == pytest.approx([1.0, 0.5, 1 / math.sqrt(3)])
     assert r.metrics["spearman"] == pytest.approx(0.5)  # ranks (3,1,2) vs (3,2,1)
@@ -50,22 +55,20 @@ def test_sts_year_folder_pools_subsets_and_skips_unscored(tmp_path, bow):
 
 def test_bad_input_raises(tmp_path, bow):
     with pytest.raises(EmbedbenchError, match="score"):
-        STSTask("x", write_stsb(tmp_path / "bad.csv", [("a", "b", 7.0), ("a", "c", 1.0)])).evaluate(bow)
+        STSTask("x", stsb(write_stsb(tmp_path / "bad.csv", [("a", "b", 7.0), ("a", "c", 1.0)]))).evaluate(bow)
     with pytest.raises(EmbedbenchError, match="varying"):
-        STSTask("x", write_stsb(tmp_path / "flat.csv", [("a", "b", 2.0), ("a", "c", 2.0)])).evaluate(bow)
+        STSTask("x", stsb(write_stsb(tmp_path / "flat.csv", [("a", "b", 2.0), ("a", "c", 2.0)]))).evaluate(bow)
     with pytest.raises(EmbedbenchError, match="not found"):
-        STSTask("x", tmp_path / "missing.csv").evaluate(bow)
-    with pytest.raises(EmbedbenchError, match="unknown STS format"):
-        STSTask("x", tmp_path, fmt="xml")
+        STSTask("x", stsb(tmp_path / "missing.csv")).evaluate(bow)
+    with pytest.raises(EmbedbenchError, match=r"task 'x': source.format: Input should be 'csv'.*\(got 'xml'\)"):
+        STSTask("x", {"kind": "table", "path": str(tmp_path), "output": "scored", "format": "xml"})
     with pytest.raises(EmbedbenchError, match="only supports retrieval"):
-        STSTask("x", write_stsb(tmp_path / "ok.csv", PAIRS)).evaluate(BM25Retriever())
+        STSTask("x", stsb(write_stsb(tmp_path / "ok.csv", PAIRS))).evaluate(BM25Retriever())
 
 
 def test_registry_sts_years_have_their_sizes(shared_data):
     """The STS12-16 entries read the real folders: pair counts as in the data README (unscored skipped)."""
-    from embedbench.evalsuite.tasks.sts import read_scored
-
-    sizes = {f"sts{y}": read_scored(get_task(f"sts{y}").path, "sts").height for y in range(12, 17)}
+    sizes = {f"sts{y}": get_task(f"sts{y}").frame().height for y in range(12, 17)}
     assert sizes == {"sts12": 3108, "sts13": 1500, "sts14": 3750, "sts15": 3000, "sts16": 1186}
 
 

@@ -18,7 +18,7 @@ TRIPLETS = {"anchor": ["a b", "a b", "a b"], "positive": ["a b", "c", "a c"], "n
 def test_hand_worked_accuracy(tmp_path, bow):
     path = tmp_path / "triplets.parquet"
     pl.DataFrame(TRIPLETS).write_parquet(path)
-    r = TripletTask("toy", path).evaluate(bow)
+    r = TripletTask("toy", {"kind": "table", "path": str(path), "output": "triplets"}).evaluate(bow)
     assert r.per_item["correct"] == [1, 0, 0]
     assert r.per_item["margin"] == pytest.approx([1.0, -1.0, 0.0])
     assert r.metrics["accuracy"] == pytest.approx(1 / 3)
@@ -33,7 +33,7 @@ def test_snli_folder(tmp_path, bow):
     (snli / "s1.test").write_text("a man sleeps \na man sleeps \na dog runs \n")
     (snli / "s2.test").write_text("a man rests \na man runs fast \na cat \n")
     (snli / "labels.test").write_text("entailment\ncontradiction\nneutral\n")
-    r = TripletTask("snli", snli, fmt="snli", split="test").evaluate(bow)
+    r = TripletTask("snli", {"kind": "snli", "path": str(snli), "split": "test", "output": "triplets"}).evaluate(bow)
     # premise -> (rests, runs fast) and, both directions, entailment -> (premise, runs fast)
     assert r.n_items == 2
     assert r.dataset.endswith("snli:test")
@@ -43,9 +43,9 @@ def test_bad_input_raises(tmp_path, bow):
     path = tmp_path / "t.parquet"
     pl.DataFrame({"anchor": ["a"], "positive": ["b"]}).write_parquet(path)
     with pytest.raises(EmbedbenchError, match="negative"):
-        TripletTask("t", path).evaluate(bow)
-    with pytest.raises(EmbedbenchError, match="unknown triplet format"):
-        TripletTask("t", path, fmt="csv")
+        TripletTask("t", {"kind": "table", "path": str(path), "output": "triplets"}).evaluate(bow)
+    with pytest.raises(EmbedbenchError, match=r"output 'scored' is not available for kind 'snli'"):
+        TripletTask("t", {"kind": "snli", "path": str(path), "split": "test", "output": "scored"})
 
 
 @pytest.mark.slow
@@ -54,10 +54,8 @@ def test_snli_matches_sentence_transformers(shared_data, st_shim):
     from sentence_transformers.sentence_transformer.evaluation import TripletEvaluator
 
     from embedbench.encode import load_encoder
-    from embedbench.evalsuite.tasks.triplet import read_triplets
-
     enc = load_encoder("all-MiniLM-L6-v2", show_progress=False)
-    df = read_triplets(get_task("snli-triplets").path, "snli", "test").head(500)
+    df = get_task("snli-triplets").frame().head(500)
     ours = get_task("snli-triplets", limit=500).evaluate(enc)
     assert ours.n_items == 500
     st = TripletEvaluator(
