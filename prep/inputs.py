@@ -13,6 +13,7 @@ from typing import Any
 
 import polars as pl
 
+from embedbench.data.common import require_file
 from embedbench.data.corpus import read_corpus_texts
 from embedbench.data.spec import SourceSpec, read_source, resolve_path
 from embedbench.errors import EmbedbenchError
@@ -34,6 +35,8 @@ def source_path(spec: SourceSpec, key: str) -> Path | None:
         return None
     path = resolve_path(spec.path)
     if not path.exists():
+        if path.is_symlink():  # a link that loops or points nowhere: the reader's own message says which
+            require_file(path, "a data file")
         raise EmbedbenchError(
             f"{key}.path: {spec.path!r} not found (looked at {path}); fix the path or put the data there "
             f"(relative paths are tried in the working directory, then in the data folder)"
@@ -103,6 +106,8 @@ def corpus_path(value: str, key: str) -> Path:
     """The resolved file or folder of a configured corpus; a missing one raises naming ``key``."""
     path = resolve_path(value)
     if not path.exists():
+        if path.is_symlink():
+            require_file(path, "a corpus file")
         raise EmbedbenchError(
             f"{key}: {value!r} not found (looked at {path}); fix the path or put the corpus there "
             f"(relative paths are tried in the working directory, then in the data folder)"

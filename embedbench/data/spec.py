@@ -134,9 +134,10 @@ class SourceSpec(BaseModel):
 
 
 def resolve_path(path: str | Path) -> Path:
-    """``path`` as given when it is absolute or exists; else the same relative path under ``data_dir()``."""
+    """``path`` as given when it is absolute or exists (or is a link, even a broken one, so that the reader
+    can say what is wrong with it); else the same relative path under ``data_dir()``."""
     p = Path(path).expanduser()
-    if p.is_absolute() or p.exists():
+    if p.is_absolute() or p.exists() or p.is_symlink():
         return p
     return data_dir() / p
 

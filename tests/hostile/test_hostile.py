@@ -2,7 +2,7 @@
 
 Every case runs one command in-process on the tiny workspace (``conftest.py``) and asserts: the exit
 code, no traceback, a message naming the file / row / column or config key, and no output left
-behind. Cases that belong to the data layer (issue 12) are marked ``xfail(strict=False)`` until it lands.
+behind.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from typer.testing import CliRunner
 
 from embedbench.cli import app
 from embedbench.errors import EXIT_BAD_INPUT
-
-DATA_LAYER = pytest.mark.xfail(strict=False, reason="issue 12 data layer")
 
 TABLE_SET = 'train = [{ kind = "table", path = "pairs.jsonl", output = "pairs" }]'
 STS_TASK = '{ name = "sts-mini", task = "stsb", path = "sts.tsv" }'
@@ -137,7 +135,7 @@ CASES = [
          ("bench.toml: eval.tasks[0] (sts-mini)", "bogus"), ("results", "embeddings.sqlite")),
     Case("eval-negative-limit", edit('path = "sts.tsv" }', 'path = "sts.tsv", limit = -1 }'), ["eval"],
          ("bench.toml: eval.tasks[0] (sts-mini)", "limit", "-1"), ("results", "embeddings.sqlite")),
-    Case("eval-unknown-format", edit('path = "sts.tsv" }', 'path = "sts.tsv", fmt = "xml" }'), ["eval"],
+    Case("eval-unknown-format", edit('path = "sts.tsv" }', 'path = "sts.tsv", format = "xml" }'), ["eval"],
          ("bench.toml: eval.tasks[0] (sts-mini)", "'xml'"), ("results", "embeddings.sqlite")),
     Case("eval-cli-unknown-task", nothing, ["eval", "--task", "nosuchtask"], ("unknown task 'nosuchtask'",),
          ("results",)),
@@ -172,12 +170,12 @@ CASES = [
     # --- readers (the data layer's part of this issue: issue 12) -------------------------------------
     Case("csv-unclosed-quote", both(file_at("pairs.csv", 'anchor,positive\na,"b\nc,d\n'),
                                     edit('path = "pairs.jsonl"', 'path = "pairs.csv"')),
-         ["prep"], ("pairs.csv", "line 2"), PREP_OUT, marks=(DATA_LAYER,)),
+         ["prep"], ("pairs.csv", "line 2"), PREP_OUT),
     Case("csv-ragged-row", both(file_at("pairs.csv", "anchor,positive\na,b\nc,d,e\n"),
                                 edit('path = "pairs.jsonl"', 'path = "pairs.csv"')),
-         ["prep"], ("pairs.csv", "line 3"), PREP_OUT, marks=(DATA_LAYER,)),
+         ["prep"], ("pairs.csv", "line 3"), PREP_OUT),
     Case("jsonl-object-as-text", file_at("pairs.jsonl", '{"anchor": {"x": 1}, "positive": "p"}\n'), ["prep"],
-         ("pairs.jsonl", "line 1", "anchor"), PREP_OUT, marks=(DATA_LAYER,)),
+         ("pairs.jsonl", "line 1", "anchor"), PREP_OUT),
     Case("jsonl-not-utf8", file_at("pairs.jsonl", b'{"anchor": "caf\xe9", "positive": "p"}\n'), ["prep"],
          ("pairs.jsonl", "line 1"), PREP_OUT),
     Case("jsonl-malformed", file_at("pairs.jsonl", '{"anchor": "a", "positive": "p"}\n{"anchor": \n'), ["prep"],
@@ -185,17 +183,16 @@ CASES = [
     Case("source-missing", edit('path = "pairs.jsonl"', 'path = "none.jsonl"'), ["prep"],
          ("prep.sets.toy.train[0].path", "none.jsonl"), PREP_OUT),
     Case("source-is-folder", both(folder_at("dir.jsonl"), edit('path = "pairs.jsonl"', 'path = "dir.jsonl"')), ["prep"],
-         ("dir.jsonl", "folder"), PREP_OUT, never=("not found",), marks=(DATA_LAYER,)),
-    Case("source-symlink-loop", symlink_loop, ["prep"], ("loop.jsonl", "link"), PREP_OUT, never=("not found",),
-         marks=(DATA_LAYER,)),
+         ("dir.jsonl", "folder"), PREP_OUT, never=("not found",)),
+    Case("source-symlink-loop", symlink_loop, ["prep"], ("loop.jsonl", "link"), PREP_OUT, never=("not found",)),
     Case("sts-score-out-of-range", file_at("sts.tsv", "g\tf\ty\t1\t7.5\ta\tb\n"), ["eval"], ("sts.tsv", "line 1", "7.5"),
          ("results",)),
     Case("eval-data-missing", edit('path = "sts.tsv"', 'path = "none.tsv"'), ["eval"], ("none.tsv",), ("results",),
-         never=("[prep] sources",), marks=(DATA_LAYER,)),
+         never=("[prep] sources",)),
     Case("mine-txt-not-utf8", file_at("c.txt", b"ok\ncaf\xe9\n"), [*MINE, "--corpus", "c.txt"], ("c.txt", "line 2"),
          ("out",)),
     Case("mine-pairs-missing", nothing, ["mine", "--pairs", "none.jsonl", "--out", "out"], ("none.jsonl",), ("out",),
-         never=("[prep] sources",), marks=(DATA_LAYER,)),
+         never=("[prep] sources",)),
 ]
 
 def flat(text: str) -> str:
