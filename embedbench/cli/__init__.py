@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from embedbench.cli import cache, mine, models, prep, train
+from embedbench.cli import cache, contamination, mine, models, prep, train
 from embedbench.cli import eval as evaluation
 
 app = typer.Typer(
@@ -32,6 +32,7 @@ app.command("eval")(evaluation.eval_command)
 app.command("report")(evaluation.report_command)
 app.command("check")(evaluation.check_command)
 app.command("expected")(evaluation.expected_command)
+app.command("contamination")(contamination.contamination_command)
 
 
 def main() -> None:
