@@ -79,14 +79,6 @@ def _frame_texts(frame: pl.DataFrame, label: str, where: str) -> pl.DataFrame:
     return pl.concat(parts)
 
 
-def _parquet_texts(path: Path, label: str) -> pl.DataFrame:
-    try:
-        frame = pl.read_parquet(path)
-    except (OSError, pl.exceptions.PolarsError) as exc:
-        raise EmbedbenchError(f"{path}: not a readable Parquet file ({exc}); rebuild it (`embedbench prep`)") from None
-    return _frame_texts(frame, label, str(path))
-
-
 def _manifest_files(folder: Path, manifest: dict[str, Any]) -> list[tuple[str, Path]]:
     """``(label, file)`` of the training data a model's or a prepared set's manifest points at."""
     if manifest.get("step") == "train":
@@ -171,7 +163,7 @@ def training_texts(sources: Sequence[str | Path], *, shape: str | None = None) -
                     "(`embedbench prep`) or a trained model folder (`embedbench train`)"
                 )
             for label, file in _manifest_files(path, manifest):
-                parts.append(_parquet_texts(file, label))
+                parts.append(_frame_texts(read_frame(file), label, str(file)))
                 files.append({"path": str(file), "sha256": file_sha256(file)})
             continue
         columns = read_frame(path).columns
