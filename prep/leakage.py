@@ -14,7 +14,7 @@ the model and what was matched (:func:`leakage_summary`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import polars as pl
@@ -28,6 +28,9 @@ EVAL_TEXTS = {"text": pl.String, "ref": pl.String, "split": pl.String}
 
 FLAGS = {"leak_semantic_of": pl.String, "leak_semantic_text": pl.String, "leak_semantic_cosine": pl.Float64}
 """Columns a flagging semantic check adds: the evaluation text's ref, the text, and the cosine (null: no match)."""
+
+Finder = Callable[[pl.Series], tuple[pl.Series, pl.Series, pl.Series]]
+"""Texts -> ``(doc, match, score)``: each text's best evaluation text (positions) and its similarity."""
 
 CHECKED = KEPT & (pl.col("split") != "test").fill_null(True)
 """Rows the leakage check applies to: kept, and not in the set's own test split."""
@@ -74,6 +77,36 @@ def leak_exact(
     return frame
 
 
+def _matches(frame: pl.DataFrame, col: str, evals: pl.DataFrame, find: Finder) -> pl.DataFrame | None:
+    """Best evaluation match of each checked row's ``col``: ``row_id, _ref, _text, _split, _sim`` (None: no row checked)."""
+    rows = frame.select("row_id", pl.col(col).alias("_t"), CHECKED.alias("_c")).filter(pl.col("_c"))
+    if not rows.height:
+        return None
+    doc, match, sim = find(rows["_t"])
+    return pl.DataFrame(
+        {
+            "row_id": rows["row_id"].gather(doc),
+            "_ref": evals["ref"].gather(match),
+            "_text": evals["text"].gather(match),
+            "_split": evals["split"].gather(match),
+            "_sim": sim,
+        }
+    )
+
+
+def _mark_leaks(frame: pl.DataFrame, matches: pl.DataFrame, col: str, *, reason: str, score: str, stage: str) -> pl.DataFrame:
+    """Drop the rows of ``matches`` as ``reason``: the evaluation text matched, and ``column; split; <score>=``."""
+    return mark(
+        frame.join(matches, on="row_id", how="left", maintain_order="left"),
+        pl.col("_ref").is_not_null(),
+        reason=reason,
+        stage=stage,
+        duplicate_of=pl.col("_ref"),
+        duplicate_text=pl.col("_text"),
+        detail=pl.format(f"column={col}; split={{}}; {score}={{}}", pl.col("_split"), pl.col("_sim").round(4 if score == "cosine" else 3)),
+    ).drop("_ref", "_text", "_split", "_sim")
+
+
 def leak_near(
     frame: pl.DataFrame,
     text_columns: Sequence[str],
@@ -86,31 +119,16 @@ def leak_near(
     if not evals.height:
         return frame
     ref_sig = hasher.signatures(evals["text"])
+
+    def find(texts: pl.Series) -> tuple[pl.Series, pl.Series, pl.Series]:
+        pairs = hasher.cross_pairs(hasher.signatures(texts), ref_sig)
+        return pairs["doc"], pairs["match"], pairs["jaccard"]
+
     for col in text_columns:
-        rows = frame.select("row_id", pl.col(col).alias("_t"), CHECKED.alias("_c")).filter(pl.col("_c"))
-        if not rows.height:
+        matches = _matches(frame, col, evals, find)
+        if matches is None:
             break
-        pairs = hasher.cross_pairs(hasher.signatures(rows["_t"]), ref_sig)
-        matches = pl.DataFrame(
-            {
-                "row_id": rows["row_id"].gather(pairs["doc"]),
-                "_ref": evals["ref"].gather(pairs["match"]),
-                "_text": evals["text"].gather(pairs["match"]),
-                "_split": evals["split"].gather(pairs["match"]),
-                "_sim": pairs["jaccard"],
-            }
-        )
-        frame = mark(
-            frame.join(matches, on="row_id", how="left", maintain_order="left"),
-            pl.col("_ref").is_not_null(),
-            reason="leak_near",
-            stage=stage,
-            duplicate_of=pl.col("_ref"),
-            duplicate_text=pl.col("_text"),
-            detail=pl.format(
-                f"column={col}; split={{}}; jaccard={{}}", pl.col("_split"), pl.col("_sim").round(3)
-            ),
-        ).drop("_ref", "_text", "_split", "_sim")
+        frame = _mark_leaks(frame, matches, col, reason="leak_near", score="jaccard", stage=stage)
     return frame
 
 
@@ -135,46 +153,30 @@ def leak_semantic(
     if not evals.height:
         return frame
     ref_emb = embed(encoder, evals["text"].to_list())
+
+    def find(texts: pl.Series) -> tuple[pl.Series, pl.Series, pl.Series]:
+        m = semantic_matches(embed(encoder, texts.to_list()), ref_emb, threshold)
+        return m["doc"], m["match"], m["cosine"]
+
     for col in text_columns:
-        rows = frame.select("row_id", pl.col(col).alias("_t"), CHECKED.alias("_c")).filter(pl.col("_c"))
-        if not rows.height:
+        matches = _matches(frame, col, evals, find)
+        if matches is None:
             break
-        m = semantic_matches(embed(encoder, rows["_t"].to_list()), ref_emb, threshold)
-        matches = pl.DataFrame(
-            {
-                "row_id": rows["row_id"].gather(m["doc"]),
-                "_ref": evals["ref"].gather(m["match"]),
-                "_text": evals["text"].gather(m["match"]),
-                "_split": evals["split"].gather(m["match"]),
-                "_sim": m["cosine"],
-            }
-        )
-        joined = frame.join(matches, on="row_id", how="left", maintain_order="left")
         if action == "drop":
-            frame = mark(
-                joined,
-                pl.col("_ref").is_not_null(),
-                reason="leak_semantic",
-                stage=stage,
-                duplicate_of=pl.col("_ref"),
-                duplicate_text=pl.col("_text"),
-                detail=pl.format(
-                    f"column={col}; split={{}}; cosine={{}}", pl.col("_split"), pl.col("_sim").round(4)
-                ),
+            frame = _mark_leaks(frame, matches, col, reason="leak_semantic", score="cosine", stage=stage)
+            continue
+        joined = frame.join(matches, on="row_id", how="left", maintain_order="left")
+        better = pl.col("_sim").is_not_null() & (
+            pl.col("leak_semantic_cosine").is_null() | (pl.col("_sim") > pl.col("leak_semantic_cosine"))
+        )
+        frame = joined.with_columns(
+            pl.when(better).then(new).otherwise(pl.col(old)).alias(old)
+            for old, new in (
+                ("leak_semantic_of", pl.col("_ref")),
+                ("leak_semantic_text", pl.col("_text")),
+                ("leak_semantic_cosine", pl.col("_sim")),
             )
-        else:
-            better = pl.col("_sim").is_not_null() & (
-                pl.col("leak_semantic_cosine").is_null() | (pl.col("_sim") > pl.col("leak_semantic_cosine"))
-            )
-            frame = joined.with_columns(
-                pl.when(better).then(new).otherwise(pl.col(old)).alias(old)
-                for old, new in (
-                    ("leak_semantic_of", pl.col("_ref")),
-                    ("leak_semantic_text", pl.col("_text")),
-                    ("leak_semantic_cosine", pl.col("_sim")),
-                )
-            )
-        frame = frame.drop("_ref", "_text", "_split", "_sim")
+        ).drop("_ref", "_text", "_split", "_sim")
     return frame
 
 
