@@ -110,6 +110,9 @@ def test_sts12_against_stsb_train_matches_a_plain_python_count(shared_data):
     expected = normed.filter(pl.col("text").is_in(list(held)))["item"].n_unique()
     assert audit.n_items == 3108 and audit.counts["exact"] == expected > 500
     assert audit.counts["any"] >= expected
+    # the mteb task with local data reads the same test texts through mteb's own load_data
+    mteb_items = task_items(build_tasks([], ["mteb-STS12"])["mteb-STS12"])
+    assert mteb_items["item"].n_unique() == 3108 and set(mteb_items["text"]) == set(items["text"])
 
 
 def test_scifact_test_claims_against_train_claims(shared_data):
