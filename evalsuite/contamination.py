@@ -35,6 +35,8 @@ from embedbench.data.table import read_frame
 from embedbench.encode import Encoder
 from embedbench.errors import EmbedbenchError
 from embedbench.evalsuite.config import ContaminationConfig, EvalConfig, TaskEntry
+from embedbench.evalsuite.results import display_name, safe_name
+from embedbench.evalsuite.runner import build_task, inputs_hash
 from embedbench.evalsuite.tasks import MtebTask, PairClassificationTask, RetrievalTask, STSTask, TripletTask
 from embedbench.evalsuite.tasks.base import first_n
 from embedbench.evalsuite.tasks.pairclass import read_binary_pairs
@@ -389,8 +391,6 @@ def calibration(
 
 def build_tasks(entries: Sequence[TaskEntry], names: Sequence[str] | None = None) -> dict[str, Any]:
     """Task objects by name: the configured entries, or ``names`` (configured entries or registry names)."""
-    from embedbench.evalsuite.runner import build_task
-
     by_name = {e.name: e for e in entries}
     chosen = [by_name.get(n) or TaskEntry(name=n) for n in names] if names else list(entries)
     if not chosen:
@@ -414,34 +414,41 @@ def report_contamination(
     Each task's audit is cached in ``<results_dir>/<model>/contamination/<task>.json`` with a key of the
     training files' hashes, the task's data hash and the settings; it is recomputed only when one changes.
     """
-    from embedbench.evalsuite.results import display_name, safe_name
-    from embedbench.evalsuite.runner import inputs_hash
-
-    c = cfg.contamination
     out: dict[str, list[TaskAudit]] = {}
     for spec in cfg.models:
         if training_manifest(spec) is None:
             continue
         name = display_name(spec)
-        folder = Path(cfg.results_dir) / safe_name(name) / "contamination"
-        tasks = build_tasks(cfg.task_entries, c.tasks)
-        training: TrainingTexts | None = None
-        matcher: Matcher | None = None
-        audits = []
-        for task_name, task in tasks.items():
-            if training is None:
-                training = training_texts([str(spec).split("@", 1)[0]])
-            key = config_hash({"train": training.files, "task": inputs_hash(task), "settings": c.model_dump(mode="json")})
-            path = folder / f"{safe_name(task_name)}.json"
-            cached = read_manifest(path)
-            if cached is not None and cached.get("key") == key:
+        try:
+            out[name] = _cached_audits(spec, name, cfg, encoder, log)
+        except EmbedbenchError as exc:  # the report still renders; it says why the row is missing
+            log(f"contamination of {name} not measured: {exc}")
+    return out
+
+
+def _cached_audits(
+    spec: str, name: str, cfg: EvalConfig, encoder: Encoder | None, log: Callable[[str], None]
+) -> list[TaskAudit]:
+    """The per-task audits of one model folder, each read from its cache file when its key still matches."""
+    c = cfg.contamination
+    folder = Path(cfg.results_dir) / safe_name(name) / "contamination"
+    training = training_texts([str(spec).split("@", 1)[0]])
+    matcher: Matcher | None = None
+    audits = []
+    for task_name, task in build_tasks(cfg.task_entries, c.tasks).items():
+        key = config_hash({"train": training.files, "task": inputs_hash(task), "settings": c.model_dump(mode="json")})
+        path = folder / f"{safe_name(task_name)}.json"
+        cached = read_manifest(path) or {}
+        if cached.get("key") == key:
+            try:
                 audits.append(TaskAudit.from_json(cached["audit"]))
                 continue
-            log(f"contamination of {name} on {task_name}: computing (cached in {path})")
-            matcher = matcher or Matcher(training, c, encoder)
-            audit = matcher.audit(task_name, task_items(task))
-            write_json_atomic(path, {"key": key, "training": training.files, "audit": audit.to_json()})
-            audits.append(audit)
-        out[name] = audits
-    return out
+            except (KeyError, TypeError):  # written by another version: recompute
+                pass
+        log(f"contamination of {name} on {task_name}: computing (cached in {path})")
+        matcher = matcher or Matcher(training, c, encoder)
+        audit = matcher.audit(task_name, task_items(task))
+        write_json_atomic(path, {"key": key, "training": training.files, "audit": audit.to_json()})
+        audits.append(audit)
+    return audits
 

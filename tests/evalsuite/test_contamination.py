@@ -242,3 +242,21 @@ def test_report_shows_the_contamination_row_computed_once(tmp_path, toy, monkeyp
     assert f"| ↳ contamination of {name} | **50.0%** ⚠ over the 1% limit |" in text
     assert "## Training-data contamination" in text and "read this score as contaminated" in text
     assert len(store.load_all()) == 2  # the cached audits are not mistaken for results
+
+
+def test_report_audit_says_why_it_is_missing(tmp_path, toy):
+    from embedbench.evalsuite.config import EvalConfig
+    from embedbench.evalsuite.contamination import report_contamination
+
+    sts, _ = toy
+    model = tmp_path / "models" / "gone"
+    model.mkdir(parents=True)
+    manifest = {"step": "train", "datasets": {"toy": {}}, "inputs": {"toy": {"path": "data/prepared/toy/train.parquet"}}}
+    (model / "manifest.json").write_text(json.dumps(manifest))
+    cfg = EvalConfig.model_validate({
+        "models": [str(model)], "tasks": [{"name": "toy", "task": "stsb", "path": str(sts), "fmt": "table"}],
+        "results_dir": str(tmp_path / "results"),
+    })
+    lines: list[str] = []
+    assert report_contamination(cfg, log=lines.append) == {}
+    assert len(lines) == 1 and "not measured" in lines[0] and "training file of dataset 'toy' not found" in lines[0]
