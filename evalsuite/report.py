@@ -162,8 +162,8 @@ def contamination_section(a: Analysis) -> list[str]:
     out = ["## Training-data contamination", "",
            "Share of each task's test items with a match in the model's training data (from its training "
            "manifest): exact after normalisation, near (MinHash), semantic (embedding cosine; when configured). "
-           "Each item counts once, under its strongest match. Computed once by `embedbench contamination` "
-           "logic and cached beside the results.", "",
+           "Each item counts once, under its strongest match. The same audit as `embedbench contamination`, "
+           "computed once per task and cached beside the results.", "",
            "| model | task | test items | exact | near | semantic | any | limit | note |", "|---|---|---|---|---|---|---|---|---|"]
     for (m, t), audit in sorted(a.contamination.items(), key=lambda kv: (a.models.index(kv[0][0]) if kv[0][0] in a.models else 0, kv[0][1])):
         pct = [f"{100 * audit.share(k):.1f}%" for k in ("exact", "near")]
