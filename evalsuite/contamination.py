@@ -30,7 +30,7 @@ from pydantic import ValidationError
 
 from embedbench.data import read_beir
 from embedbench.data.shapes import detect_shape
-from embedbench.data.spec import SourceSpec, read_source, resolve_path
+from embedbench.data.spec import OUTPUTS, SourceSpec, read_source, resolve_path
 from embedbench.data.table import read_frame
 from embedbench.encode import Encoder
 from embedbench.errors import EmbedbenchError
@@ -50,7 +50,8 @@ from embedbench.text import normalise_expr
 KINDS = ("exact", "near", "semantic")
 """Match kinds, strongest first; an item counts once, under its strongest kind."""
 
-TEXTS = {"text": pl.String, "ref": pl.String}
+TABLE_SHAPES = OUTPUTS["table"]
+"""Shapes a data file can be read into through ``SourceSpec(kind="table")``."""
 
 
 # -- the training side ---------------------------------------------------------------------------------
@@ -137,6 +138,8 @@ def training_texts(sources: Sequence[str | Path], *, shape: str | None = None) -
     """
     if not sources:
         raise EmbedbenchError("no training data: pass --train PATH (a set folder, a model folder, a file or a spec)")
+    if shape is not None and shape not in TABLE_SHAPES:
+        raise EmbedbenchError(f"--shape {shape!r}: unknown shape; use one of {list(TABLE_SHAPES)}")
     parts: list[pl.DataFrame] = []
     files: list[dict[str, str]] = []
     for source in sources:
@@ -170,7 +173,7 @@ def training_texts(sources: Sequence[str | Path], *, shape: str | None = None) -
             continue
         columns = read_frame(path).columns
         found = shape or (s.name if (s := detect_shape(columns)) else None)
-        if found in ("pairs", "triplets", "scored", "pair-class", "labelled"):
+        if found in TABLE_SHAPES:
             frame = read_source(SourceSpec(kind="table", path=str(path), output=found))  # type: ignore[arg-type]
         else:
             frame = read_frame(path)

@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from embedbench.cli._output import ConfigOption, console, err_console, user_errors
-from embedbench.config import DEFAULT_CONFIG
+from embedbench.config import DEFAULT_CONFIG, validate_section
 from embedbench.errors import EXIT_FAILED_CHECK, EmbedbenchError
 from embedbench.evalsuite.config import ContaminationConfig, EvalConfig, load_eval_config
 from embedbench.evalsuite.contamination import (
@@ -59,7 +59,10 @@ def contamination_command(
             updates[key] = value
     if semantic_threshold is not None:
         updates["semantic_threshold"] = semantic_threshold or None
-    c = ContaminationConfig.model_validate({**cfg.contamination.model_dump(), **updates})
+    c = validate_section(
+        ContaminationConfig, {**cfg.contamination.model_dump(), **updates}, section="eval.contamination",
+        source=f"{config} with the command-line options",
+    )
     names = [t.strip() for t in tasks.split(",") if t.strip()] if tasks else c.tasks
     task_objects = build_tasks(cfg.task_entries, names)
     training = training_texts(train, shape=shape)

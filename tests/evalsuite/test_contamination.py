@@ -193,6 +193,9 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, toy):
     unreadable = runner.invoke(app, ["contamination", "--config", str(cfg), "--train", str(broken), "--tasks", "toy"])
     assert unreadable.exit_code == 2 and "broken.parquet" in unreadable.output
     assert len(unreadable.output.strip().splitlines()) == 1
+    for bad in (["--limit", "2"], ["--shape", "nonsense"]):
+        out = runner.invoke(app, ["contamination", "--config", str(cfg), "--train", str(train), "--tasks", "toy", *bad])
+        assert out.exit_code == 2 and out.output.startswith("error:"), out.output
 
 
 def test_matcher_without_a_threshold_never_loads_a_model(toy):
