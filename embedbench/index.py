@@ -128,6 +128,17 @@ def exact_topk(vectors: np.ndarray, queries: np.ndarray, k: int, *, batch_size: 
     return search(build_index(vectors, IndexPlan("flat")), queries, k, batch_size=batch_size)
 
 
+def _range_batches(
+    index: object, queries: np.ndarray, threshold: float, batch_size: int
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Yield ``(query, id, score)`` arrays per batch of queries: every hit with score >= ``threshold``."""
+    x = np.ascontiguousarray(queries, dtype=np.float32)
+    for start in range(0, len(x), batch_size):
+        lims, scores, ids = index.range_search(x[start : start + batch_size], float(threshold))  # type: ignore[attr-defined]
+        rows = np.repeat(np.arange(start, start + len(lims) - 1), np.diff(lims).astype(np.int64))
+        yield rows, ids.astype(np.int64), scores
+
+
 def range_pairs(vectors: np.ndarray, threshold: float, *, batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
     """All pairs ``(i, j)``, ``j < i``, of ``vectors`` with inner product >= ``threshold``, by exact range search.
 
@@ -135,15 +146,26 @@ def range_pairs(vectors: np.ndarray, threshold: float, *, batch_size: int = 4096
     ``j < i``, so memory holds each pair once.
     """
     index = build_index(vectors, IndexPlan("flat"))
-    x = np.ascontiguousarray(vectors, dtype=np.float32)
     src, dst = [], []
-    for start in range(0, len(x), batch_size):
-        lims, _, ids = index.range_search(x[start : start + batch_size], float(threshold))  # type: ignore[attr-defined]
-        rows = np.repeat(np.arange(start, start + len(lims) - 1), np.diff(lims).astype(np.int64))
+    for rows, ids, _ in _range_batches(index, vectors, threshold, batch_size):
         keep = ids < rows
         src.append(rows[keep])
-        dst.append(ids[keep].astype(np.int64))
+        dst.append(ids[keep])
     return np.concatenate(src), np.concatenate(dst)
+
+
+def range_search(
+    vectors: np.ndarray, queries: np.ndarray, threshold: float, *, batch_size: int = 4096
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every ``(query, id, score)`` with inner product ``queries[query] . vectors[id] >= threshold`` (exact).
+
+    Queries go ``batch_size`` at a time; memory beyond the index is the hits themselves.
+    """
+    if len(queries) == 0 or len(vectors) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    index = build_index(vectors, IndexPlan("flat"))
+    parts = list(_range_batches(index, queries, threshold, batch_size))
+    return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))  # type: ignore[return-value]
 
 
 def l2_normalised(vectors: np.ndarray) -> np.ndarray:

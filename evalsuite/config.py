@@ -92,6 +92,45 @@ class CheckConfig(StrictModel):
         return self.tolerances.get(task, self.tolerance)
 
 
+class ContaminationConfig(StrictModel):
+    """Defaults of the contamination audit (``embedbench contamination``, the report's contamination column).
+
+    A test item counts as contaminated when one of its texts has an exact (after normalisation), near
+    (MinHash, estimated Jaccard >= ``near_threshold``) or semantic (cosine >= ``semantic_threshold`` under
+    ``model``) match in the training data. ``semantic_threshold`` has no default: choose it from
+    ``embedbench contamination --calibrate`` (sampled pairs per similarity band); unset, the semantic
+    check is off.
+    """
+
+    tasks: list[str] | None = None
+    """Tasks audited (default: ``[eval] tasks``)."""
+    limit: float = Field(0.01, ge=0.0, le=1.0)
+    """Share of a task's test items with any match above which the audit fails (exit 1)."""
+    limits: dict[str, float] = Field(default_factory=dict)
+    """Per-task limits overriding ``limit``."""
+    near_threshold: float = Field(0.8, gt=0.0, lt=1.0)
+    shingle: Literal["char", "word"] = "char"
+    ngram: int = Field(5, ge=1, le=32)
+    num_perm: int = Field(128, ge=16, le=1024)
+    semantic_threshold: float | None = Field(None, gt=0.0, le=1.0)
+    model: str = DEFAULT_MODEL
+    """The model that embeds both sides for the semantic check (a fixed judge, not the model evaluated)."""
+    examples: int = Field(3, ge=0, le=100)
+    """Matched items shown per task and kind."""
+
+    @field_validator("limits")
+    @classmethod
+    def _shares(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = {k: x for k, x in v.items() if not 0.0 <= x <= 1.0}
+        if bad:
+            raise ValueError(f"limits are shares of test items, between 0 and 1; got {bad}")
+        return v
+
+    def limit_for(self, task: str) -> float:
+        """The largest allowed share of contaminated test items for ``task``."""
+        return self.limits.get(task, self.limit)
+
+
 class EvalConfig(StrictModel):
     """Everything ``embedbench eval``, ``report`` and ``check`` read from ``[eval]``."""
 
@@ -110,6 +149,7 @@ class EvalConfig(StrictModel):
     notes: list[str] = Field(default_factory=list)
     """Sentences shown under the report's summary (e.g. which model x task pairs this profile leaves out)."""
     check: CheckConfig = Field(default_factory=CheckConfig)
+    contamination: ContaminationConfig = Field(default_factory=ContaminationConfig)
 
     @model_validator(mode="after")
     def _baseline_is_a_model(self) -> EvalConfig:

@@ -5,6 +5,10 @@ the best per task in bold, the difference to the baseline with significance mark
 adjustment over every comparison in the table), one section per task (every metric with its CI,
 the paired comparison with p-values and items improved / hurt / tied, a CI plot and, for retrieval,
 per-query difference histograms), a provenance table and the commands that reproduce the report.
+For a fine-tuned model whose training manifest is known, the summary gains a contamination row (the
+share of each task's test items found in its training data, :mod:`embedbench.evalsuite.contamination`,
+computed once and cached beside the results) with a note beside every task above the limit, and a
+contamination section gives the shares by kind with an example.
 
 Three separate steps: ``analyse`` computes, ``plan_figures`` says what to draw and ``render`` builds the
 Markdown string (all three pure); ``build_report`` draws the figures into ``reports/<name>_files/``
@@ -20,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from embedbench.errors import EmbedbenchError
+from embedbench.evalsuite.contamination import TaskAudit
 from embedbench.evalsuite.plots import CIFigure, DiffFigure, Figure
 from embedbench.evalsuite.results import ResultsStore
 from embedbench.evalsuite.statistics import (
@@ -52,6 +57,8 @@ class Analysis:
     cis: dict[tuple[str, str, str], CI] = field(default_factory=dict)
     comparisons: dict[tuple[str, str], Comparison] = field(default_factory=dict)
     holm_p: dict[tuple[str, str], float] = field(default_factory=dict)
+    contamination: dict[tuple[str, str], TaskAudit] = field(default_factory=dict)
+    """(model, task) -> the share of the task's test items in the model's training data."""
 
     def get(self, model: str, task: str) -> TaskResult | None:
         """The result of ``model`` on ``task``, if stored."""
@@ -135,7 +142,45 @@ def summary_table(a: Analysis) -> list[str]:
             cells.append(text)
         label = f"{m} (baseline)" if m == a.baseline else m
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        if any((m, t) in a.contamination for t in a.tasks):
+            lines.append(f"| ↳ contamination of {m} | " + " | ".join(_contamination_cell(a.contamination.get((m, t))) for t in a.tasks) + " |")
     return lines
+
+
+def _contamination_cell(audit: TaskAudit | None) -> str:
+    """Share of test items in the training data; above the limit, a warning mark and the limit."""
+    if audit is None:
+        return "–"
+    text = f"{100 * audit.share():.1f}%"
+    return f"**{text}** ⚠ over the {100 * audit.limit:g}% limit" if audit.over_limit else text
+
+
+def contamination_section(a: Analysis) -> list[str]:
+    """Per fine-tuned model and task: test items with an exact, near or semantic match in its training data."""
+    if not a.contamination:
+        return []
+    out = ["## Training-data contamination", "",
+           "Share of each task's test items with a match in the model's training data (from its training "
+           "manifest): exact after normalisation, near (MinHash), semantic (embedding cosine; when configured). "
+           "Each item counts once, under its strongest match. The same audit as `embedbench contamination`, "
+           "computed once per task and cached beside the results.", "",
+           "| model | task | test items | exact | near | semantic | any | limit | note |", "|---|---|---|---|---|---|---|---|---|"]
+    for (m, t), audit in sorted(a.contamination.items(), key=lambda kv: (a.models.index(kv[0][0]) if kv[0][0] in a.models else 0, kv[0][1])):
+        pct = [f"{100 * audit.share(k):.1f}%" for k in ("exact", "near")]
+        sem = f"{100 * audit.share('semantic'):.1f}%" if audit.semantic else "off"
+        note = "above the limit: read this score as contaminated" if audit.over_limit else ""
+        out.append(f"| {m} | {t} | {audit.n_items} | {pct[0]} | {pct[1]} | {sem} | {100 * audit.share():.1f}% | "
+                   f"{100 * audit.limit:g}% | {note} |")
+    shown = [(m, t, e) for (m, t), audit in a.contamination.items() if audit.over_limit for e in audit.examples[:1]]
+    if shown:
+        out += ["", "One example per task above the limit (test text / training text):", ""]
+        for m, t, e in shown:
+            out.append(f"- {m} on {t} ({e['kind']}, {e['score']:.3f}): “{_md(e['test_text'])}” / “{_md(e['train_text'])}” (`{e['train_ref']}`)")
+    return out
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def task_section(a: Analysis, task: str, figures: list[Figure], rel: str) -> list[str]:
@@ -232,6 +277,9 @@ def render(
             "10,000 sign patterns), the difference over its paired-bootstrap standard error for correlations, AP "
             "and F1. Metrics other than the main one are not tested here.", "",
         ]
+    contaminated = contamination_section(a)
+    if contaminated:
+        lines += [*contaminated, ""]
     for task in a.tasks:
         lines += task_section(a, task, figures, rel) + [""]
     lines += ["## Provenance", "", *provenance_table(a), "", "## Reproduce", "", "```", command, "```", ""]
@@ -252,6 +300,7 @@ def build_report(
     test: str = "auto",
     command: str = "embedbench report",
     notes: list[str] | None = None,
+    contamination: dict[str, list[TaskAudit]] | None = None,
 ) -> Path:
     """Render ``<out_dir>/<name>.md`` (and its figures) from the stored results; returns the report path.
 
@@ -268,9 +317,12 @@ def build_report(
         test: test for mean metrics (``auto``/``randomization``/``t-test``).
         command: the command line that reproduces the report (shown in it).
         notes: sentences shown under the summary table.
+        contamination: results name -> its per-task contamination audits
+            (:func:`embedbench.evalsuite.contamination.report_contamination`).
     """
     results = store.load_all(models=models, tasks=tasks)
     a = analyse(results, baseline=baseline, models_order=models, n_boot=n_boot, seed=seed, alpha=alpha, test=test)
+    a.contamination = {(m, audit.task): audit for m, audits in (contamination or {}).items() for audit in audits}
     drawn = plan_figures(a)
     folder = Path(out_dir) / f"{name}_files"
     for figure in drawn:

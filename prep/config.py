@@ -87,8 +87,23 @@ class SemanticConfig(StrictModel):
     """Registry name or folder; default: ``[prep] model``."""
 
 
+class SemanticLeakConfig(StrictModel):
+    """Semantic leakage: training texts within a cosine ``threshold`` of an evaluation text (embeddings).
+
+    ``threshold`` has no default on purpose: read ``embedbench contamination --calibrate`` (sampled
+    pairs in each similarity band, for this data and model) and pick where copies and rewordings stop.
+    """
+
+    threshold: float = Field(gt=0.0, le=1.0)
+    model: str | None = None
+    """Registry name or folder; default: ``[prep] model``."""
+    action: Literal["drop", "flag"] = "drop"
+    """``drop``: reason ``leak_semantic``; ``flag``: keep the row, record its match (manifest ``leakage``)."""
+
+
 class LeakageConfig(StrictModel):
-    """Which evaluation splits to protect (default: all in ``[prep.eval]``) and the near-duplicate test."""
+    """Which evaluation splits to protect (default: all in ``[prep.eval]``), the near-duplicate test and the
+    optional semantic test (``semantic = { threshold = 0.9 }``)."""
 
     against: list[str] | None = None
     near: bool = True
@@ -96,6 +111,7 @@ class LeakageConfig(StrictModel):
     shingle: Literal["char", "word"] = "char"
     ngram: int = Field(5, ge=1, le=32)
     num_perm: int = Field(128, ge=16, le=1024)
+    semantic: SemanticLeakConfig | None = None
 
 
 class SplitConfig(StrictModel):

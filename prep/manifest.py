@@ -8,6 +8,7 @@ import polars as pl
 
 from embedbench.io import provenance
 from embedbench.prep.config import PrepConfig, SetConfig, Step
+from embedbench.prep.leakage import leakage_summary
 from embedbench.prep.marks import KEPT
 from embedbench.prep.store import SPLITS
 
@@ -74,5 +75,15 @@ def build_manifest(
             str(r): int(n) for r, n in dropped.group_by("reason").len().sort("reason").iter_rows()
         },
         "tokens": tokens,
+        "leakage": _leakage(cfg, frame, dropped, ctx) if Step.leakage in cfg.steps else None,
         "timings": timings,
     }
+
+
+def _leakage(cfg: SetConfig, frame: pl.DataFrame, dropped: pl.DataFrame, ctx: RunContext) -> dict[str, Any]:
+    """Rows each leakage check matched, and the semantic check's model, threshold and action."""
+    sem = cfg.leakage.semantic
+    settings = None
+    if sem is not None:
+        settings = {"model": sem.model or ctx.config.model, "threshold": sem.threshold, "action": sem.action}
+    return leakage_summary(frame, dropped, settings)

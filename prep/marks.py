@@ -6,7 +6,7 @@ already dropped alone. :func:`partition` splits the result into the kept rows an
 each dropped row carrying
 
 - ``reason``: why (``empty_text``, ``too_long``, ``exact_duplicate``, ``near_duplicate``,
-  ``semantic_duplicate``, ``leak_exact``, ``leak_near``),
+  ``semantic_duplicate``, ``leak_exact``, ``leak_near``, ``leak_semantic``),
 - ``stage``: the stage that dropped it,
 - ``duplicate_of``: the reference (``source:row``) of the kept row, or ``<eval split>:<row>`` for a leak,
 - ``duplicate_text``: the text it matched,
@@ -40,6 +40,7 @@ REASONS = (
     "semantic_duplicate",
     "leak_exact",
     "leak_near",
+    "leak_semantic",
 )
 
 KEPT = pl.col("reason").is_null()

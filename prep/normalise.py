@@ -15,18 +15,12 @@ import numpy as np
 import polars as pl
 
 from embedbench.prep.marks import KEPT, mark
+from embedbench.text import UnicodeForm, normalise_expr
 
-UnicodeForm = Literal["NFC", "NFKC", "NFD", "NFKD"]
 TokenCount = Literal["tokenizer", "estimate"]
 Counter = Callable[[Sequence[str]], np.ndarray]
 
 _PIECE = r"\w+|[^\w\s]"
-
-
-def normalise_expr(expr: pl.Expr, form: UnicodeForm = "NFC", lowercase: bool = False) -> pl.Expr:
-    """Unicode-normalise ``expr``, collapse every run of (Unicode) whitespace to one space and strip."""
-    out = expr.str.normalize(form).str.replace_all(r"\s+", " ").str.strip_chars()
-    return out.str.to_lowercase() if lowercase else out
 
 
 def normalise(

@@ -41,7 +41,7 @@ from embedbench.prep.inputs import (
     read_one,
     read_set,
 )
-from embedbench.prep.leakage import eval_texts, leak_exact, leak_near
+from embedbench.prep.leakage import eval_texts, leak_exact, leak_near, leak_semantic
 from embedbench.prep.manifest import build_manifest
 from embedbench.prep.marks import count_kept, partition, require_columns, text_columns
 from embedbench.prep.minhash import MinHasher
@@ -129,6 +129,8 @@ def _models_used(cfg: SetConfig, prep: PrepConfig) -> dict[str, str]:
         used["semantic"] = cfg.semantic.model or prep.model
     if cfg.negatives is not None:
         used["negatives"] = cfg.negatives.model
+    if Step.leakage in cfg.steps and cfg.leakage.semantic is not None:
+        used["leakage"] = cfg.leakage.semantic.model or prep.model
     return used
 
 
@@ -220,6 +222,15 @@ def build_stages(name: str, cfg: SetConfig, ctx: Context, texts: list[str]) -> l
             if lk.near:
                 hasher = MinHasher(lk.threshold, lk.num_perm, lk.shingle, lk.ngram)
                 checks.append(partial(leak_near, text_columns=texts, evals=evals, hasher=hasher))
+            if lk.semantic is not None:
+                sem = lk.semantic
+                encoder = load_encoder(sem.model or ctx.config.model, show_progress=False)
+                checks.append(
+                    partial(
+                        leak_semantic, text_columns=texts, evals=evals, encoder=encoder,
+                        threshold=sem.threshold, action=sem.action,
+                    )
+                )
             stages.append(("leakage", _chain(checks)))
     return stages
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from embedbench.cli import cache, mine, models, prep, tasks, train
+from embedbench.cli import cache, contamination, mine, models, prep, tasks, train
 from embedbench.cli import eval as evaluation
 from embedbench.errors import EXIT_BAD_INPUT, EXIT_FAILED_CHECK, EXIT_OK
 
@@ -40,6 +40,7 @@ app.command("report")(evaluation.report_command)
 app.command("check")(evaluation.check_command)
 app.command("expected")(evaluation.expected_command)
 app.command("tasks")(tasks.tasks_command)
+app.command("contamination")(contamination.contamination_command)
 
 
 def document_exit_codes(typer_app: typer.Typer) -> None:

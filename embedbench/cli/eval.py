@@ -19,6 +19,7 @@ from embedbench.cli._output import ConfigOption, console, user_errors
 from embedbench.config import DEFAULT_CONFIG
 from embedbench.errors import EXIT_FAILED_CHECK, EmbedbenchError
 from embedbench.evalsuite.config import load_eval_config
+from embedbench.evalsuite.contamination import report_contamination
 from embedbench.evalsuite.gate import GateReport, run_check, write_expected
 from embedbench.evalsuite.report import build_report
 from embedbench.evalsuite.results import ResultsStore, display_name
@@ -64,6 +65,7 @@ def report_command(
         store, cfg.reports_dir, name or cfg.report_name, baseline=display_name(baseline or cfg.baseline_model),
         models=models, n_boot=cfg.bootstrap, seed=cfg.seed, alpha=cfg.alpha, test=cfg.test,
         command=reproduce_command(config), notes=cfg.notes,
+        contamination=report_contamination(cfg, log=lambda line: console.print(line, markup=False, highlight=False)),
     )
     console.print(f"report written to {path}")
 
