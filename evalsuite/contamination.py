@@ -28,7 +28,6 @@ import numpy as np
 import polars as pl
 from pydantic import ValidationError
 
-from embedbench.data import read_beir
 from embedbench.data.shapes import detect_shape
 from embedbench.data.spec import OUTPUTS, SourceSpec, read_source, resolve_path
 from embedbench.data.table import read_frame
@@ -38,10 +37,6 @@ from embedbench.evalsuite.config import ContaminationConfig, EvalConfig, TaskEnt
 from embedbench.evalsuite.results import display_name, safe_name
 from embedbench.evalsuite.runner import build_task, inputs_hash
 from embedbench.evalsuite.tasks import MtebTask, PairClassificationTask, RetrievalTask, STSTask, TripletTask
-from embedbench.evalsuite.tasks.base import first_n
-from embedbench.evalsuite.tasks.pairclass import read_binary_pairs
-from embedbench.evalsuite.tasks.sts import read_scored
-from embedbench.evalsuite.tasks.triplet import read_triplets
 from embedbench.io import config_hash, file_sha256, read_manifest, tree_sha256, write_json_atomic
 from embedbench.matching import calibrate, embed, semantic_matches
 from embedbench.minhash import MinHasher
@@ -199,22 +194,21 @@ def task_items(task: Any) -> pl.DataFrame:
         df = df.with_columns(item=ids.cast(pl.String))
         return pl.concat([df.select("item", pl.col(c).cast(pl.String).alias("text")) for c in columns])
 
-    if isinstance(task, STSTask):
-        df = first_n(read_scored(Path(task.path), task.fmt), task.limit)
-        return rows(df, ["sentence1", "sentence2"], pl.col("id"))
-    if isinstance(task, PairClassificationTask):
-        df = first_n(read_binary_pairs(Path(task.path), task.fmt), task.limit)
-        return rows(df, ["sentence1", "sentence2"], pl.col("id"))
+    if isinstance(task, STSTask | PairClassificationTask):
+        return rows(task.frame(), ["sentence1", "sentence2"], pl.col("id"))
     if isinstance(task, TripletTask):
-        df = first_n(read_triplets(Path(task.path), task.fmt, task.split, task.both_directions), task.limit)
-        return rows(df, ["anchor", "positive", "negative"], pl.col("id") if "id" in df.columns else pl.int_range(pl.len()))
+        return rows(task.frame(), ["anchor", "positive", "negative"], pl.col("id"))
     if isinstance(task, RetrievalTask):
-        data = read_beir(Path(task.path), task.split)
+        data = task.data()
         judged = data.qrels.filter(pl.col("score") > 0).select("query_id").unique()
         queries = data.queries.join(judged, on="query_id", how="semi", maintain_order="left")
-        return rows(first_n(queries, task.limit), ["text"], pl.col("query_id"))
+        return rows(queries, ["text"], pl.col("query_id"))
     if isinstance(task, MtebTask):
         return _mteb_items(task)
+    texts = getattr(task, "texts", None)
+    if callable(texts):  # the other kinds: every text the task encodes, one item each
+        return pl.DataFrame({"text": [str(t) for t in texts()]}).with_row_index("item").select(
+            pl.col("item").cast(pl.String), "text")
     raise EmbedbenchError(f"task {getattr(task, 'name', task)!r}: the contamination audit cannot read its test texts")
 
 

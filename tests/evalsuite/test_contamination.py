@@ -53,7 +53,8 @@ def write_train(path: Path) -> Path:
 def write_config(tmp_path: Path, sts: Path, extra: str = "") -> Path:
     cfg = tmp_path / "bench.toml"
     cfg.write_text(
-        f'[eval]\ntasks = [{{ name = "toy", task = "stsb", path = "{sts}", fmt = "table" }}]\n{extra}',
+        f'[eval]\ntasks = [{{ name = "toy", task = "sts", source = {{ kind = "table", path = "{sts}", output = "scored" }} }}]\n'
+        f'{extra}',
         encoding="utf-8",
     )
     return cfg
@@ -68,7 +69,7 @@ def test_the_known_cases_without_a_semantic_check(toy):
     sts, train = toy
     training = training_texts([train])
     assert training.texts.height == 8 and training.files[0]["path"] == str(train)
-    (audit,) = audit_tasks(training, {"toy": STSTask("toy", sts, fmt="table")}, ContaminationConfig(examples=5))
+    (audit,) = audit_tasks(training, {"toy": STSTask("toy", {"kind": "table", "path": str(sts), "output": "scored"})}, ContaminationConfig(examples=5))
     assert (audit.n_items, audit.counts) == (4, {"exact": 1, "near": 1, "semantic": 0, "any": 2})
     assert audit.share() == 0.5 and audit.over_limit and not audit.semantic
     by_kind = {e["kind"]: e for e in audit.examples}
@@ -84,7 +85,7 @@ def test_only_the_semantic_check_catches_the_paraphrase(toy):
     sts, train = toy
     encoder = load_encoder("all-MiniLM-L6-v2", show_progress=False)
     cfg = ContaminationConfig(semantic_threshold=0.9, examples=5)
-    (audit,) = audit_tasks(training_texts([train]), {"toy": STSTask("toy", sts, fmt="table")}, cfg, encoder=encoder)
+    (audit,) = audit_tasks(training_texts([train]), {"toy": STSTask("toy", {"kind": "table", "path": str(sts), "output": "scored"})}, cfg, encoder=encoder)
     assert audit.counts == {"exact": 1, "near": 1, "semantic": 1, "any": 3}
     sem = next(e for e in audit.examples if e["kind"] == "semantic")
     assert (sem["item"], sem["test_text"], sem["train_text"]) == ("3", TEST_PAIRS[2][0], TRAIN_PAIRS[2][0])
@@ -223,7 +224,7 @@ def test_report_shows_the_contamination_row_computed_once(tmp_path, toy, monkeyp
     (model / "manifest.json").write_text(json.dumps(manifest))
     cfg = EvalConfig.model_validate({
         "models": ["all-MiniLM-L6-v2", str(model)],
-        "tasks": [{"name": "toy", "task": "stsb", "path": str(sts), "fmt": "table"}],
+        "tasks": [{"name": "toy", "task": "sts", "source": {"kind": "table", "path": str(sts), "output": "scored"}}],
         "results_dir": str(tmp_path / "results"),
     })
     first = module.report_contamination(cfg)
@@ -257,7 +258,7 @@ def test_report_audit_says_why_it_is_missing(tmp_path, toy):
     manifest = {"step": "train", "datasets": {"toy": {}}, "inputs": {"toy": {"path": "data/prepared/toy/train.parquet"}}}
     (model / "manifest.json").write_text(json.dumps(manifest))
     cfg = EvalConfig.model_validate({
-        "models": [str(model)], "tasks": [{"name": "toy", "task": "stsb", "path": str(sts), "fmt": "table"}],
+        "models": [str(model)], "tasks": [{"name": "toy", "task": "sts", "source": {"kind": "table", "path": str(sts), "output": "scored"}}],
         "results_dir": str(tmp_path / "results"),
     })
     lines: list[str] = []
