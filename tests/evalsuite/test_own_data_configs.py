@@ -173,7 +173,7 @@ def mteb_reference(tmp_path: Path, enc) -> tuple[dict, dict]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["tiny", "all-MiniLM-L6-v2"])
+@pytest.mark.parametrize("model", ["tiny", pytest.param("all-MiniLM-L6-v2", marks=pytest.mark.real)])
 def test_readme_block_equals_the_references(tmp_path, shared_data, st_shim, model, capsys):
     from embedbench.encode import load_encoder
 

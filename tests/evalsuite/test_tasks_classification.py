@@ -117,7 +117,7 @@ def test_banking77_slice_equals_mteb(shared_data, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["tiny", "all-MiniLM-L6-v2"])
+@pytest.mark.parametrize("model", ["tiny", pytest.param("all-MiniLM-L6-v2", marks=pytest.mark.real)])
 def test_banking77_equals_mteb(shared_data, model):
     """All of Banking77: Banking77Classification's and Banking77Clustering's main scores, to 1e-4."""
     from embedbench.encode import load_encoder
