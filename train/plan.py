@@ -18,9 +18,10 @@ from embedbench import models
 from embedbench.data.shapes import SHAPE_COLUMNS, detect_shape
 from embedbench.errors import EmbedbenchError
 from embedbench.io import config_hash, file_sha256
-from embedbench.train.columns import CheckedData, check_columns, read_dataset
+from embedbench.train.columns import CheckedData, check_columns, check_label, read_dataset
 from embedbench.train.config import DatasetSpec, TrainConfig
 from embedbench.train.losses import LossSpec, check_options, check_wrappers, choose_loss, spec_for
+from embedbench.train.unsupervised import prepare_texts
 
 # Where things live (their content is hashed as inputs) and checkpoint bookkeeping do not change the model.
 _NOT_HASHED = {"prepared_dir", "output_dir", "save_steps", "save_total_limit", "keep_checkpoints"}
@@ -28,13 +29,19 @@ _NOT_HASHED = {"prepared_dir", "output_dir", "save_steps", "save_total_limit", "
 
 @dataclass(frozen=True)
 class PlannedDataset:
-    """A checked training dataset: its file, content hash, loss and the frame the loss will read."""
+    """A checked training dataset: its file, content hash, loss, the checked data and the frame the loss reads.
+
+    ``frame`` is ``data.frame`` with the loss's teacher label as ``label``, or, for single texts, the
+    pairs the unsupervised loss takes; ``label_dim`` is the teacher embedding width (MSE, EmbedDistill).
+    """
 
     spec: DatasetSpec
     file: Path
     sha256: str
     loss: LossSpec
     data: CheckedData
+    frame: pl.DataFrame
+    label_dim: int | None = None
 
 
 @dataclass(frozen=True)
@@ -85,7 +92,13 @@ def _plan_dataset(cfg: TrainConfig, spec: DatasetSpec) -> PlannedDataset:
             "label and needs an even batch_size >= 4"
         )
     check_options(loss.name, spec.loss_options, where=f"[train.datasets] {spec.name!r}")
-    return PlannedDataset(spec, file, file_sha256(file), loss, data)
+    fed, label_dim = data.frame, None
+    if loss.label is not None:
+        label, label_dim = check_label(frame, data.shape, loss.label, loss=loss.name, where=where)
+        fed = fed.with_columns(label)
+    if loss.prepare is not None:
+        fed = prepare_texts(loss.prepare, data.frame, seed=cfg.seed, options=spec.loss_options)
+    return PlannedDataset(spec, file, file_sha256(file), loss, data, fed, label_dim)
 
 
 def _check_eval_file(path: Path) -> None:
@@ -135,7 +148,7 @@ def plan_training(cfg: TrainConfig) -> TrainPlan:
     base = models.resolve(cfg.base_model)
     guides = {}
     for d in datasets:
-        if d.loss.name == "GISTEmbedLoss":
+        if d.loss.guide:
             guide = guide_name(d)
             guides[guide] = models.resolve(guide).fingerprint
     inputs["base_model"] = {"name": base.name, "fingerprint": base.fingerprint}

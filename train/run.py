@@ -150,9 +150,11 @@ def _losses_and_datasets(plan: TrainPlan, model: Any, device: str) -> tuple[dict
     losses: dict[str, Any] = {}
     samplers: dict[int, str] = {}
     for d in plan.datasets:
-        ds = Dataset.from_polars(d.data.frame)
+        ds = Dataset.from_polars(d.frame)
         guide = guides.get(guide_name(d))
-        loss = build_loss(d.loss.name, model, d.spec.loss_options, num_labels=d.data.num_labels, guide=guide)
+        loss = build_loss(
+            d.loss.name, model, d.spec.loss_options, num_labels=d.data.num_labels, guide=guide, label_dim=d.label_dim
+        )
         losses[d.spec.name] = wrap_loss(
             loss, model, matryoshka_dims=cfg.matryoshka_dims, matryoshka_options=cfg.matryoshka_options,
             adaptive_layers=cfg.adaptive_layers, adaptive_layer_options=cfg.adaptive_layer_options,

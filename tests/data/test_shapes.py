@@ -30,7 +30,7 @@ def test_column_order_follows_sentence_transformers():
     assert list(SCORED) == ["sentence1", "sentence2", "score"]
     assert list(PAIR_CLASS) == ["premise", "hypothesis", "label"]
     assert list(LABELLED) == ["text", "label"]
-    assert set(SHAPES) == {"pairs", "triplets", "scored", "pair-class", "labelled"}
+    assert set(SHAPES) == {"pairs", "triplets", "scored", "pair-class", "labelled", "texts"}
 
 
 def test_extra_columns_pass_and_select_schema_drops_them():
@@ -88,6 +88,7 @@ def test_one_vocabulary_names_every_shape():
         (["sentence1", "sentence2", "label"], "binary-pairs", ("sentence1", "sentence2", "label")),
         (["premise", "hypothesis", "label"], "pair-class", ("premise", "hypothesis", "label")),
         (["text", "label"], "labelled", ("text", "label")),
+        (["text", "row"], "texts", ("text",)),
     ],
 )
 def test_detect_shape_from_columns(columns, name, shape_columns):
