@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from embedbench.cli import cache, mine, models, prep, train
+from embedbench.cli import cache, losses, mine, models, prep, train
 from embedbench.cli import eval as evaluation
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ cache_app.command("clear")(cache.clear_command)
 app.command("prep")(prep.prep_command)
 app.command("mine")(mine.mine_command)
 app.command("train")(train.train_command)
+app.command("losses")(losses.losses_command)
 app.command("eval")(evaluation.eval_command)
 app.command("report")(evaluation.report_command)
 app.command("check")(evaluation.check_command)
