@@ -84,6 +84,14 @@ class EvalSpec(StrictModel):
     max_queries: int | None = Field(default=None, gt=0)
     steps: int | None = Field(default=None, gt=0)
     before_training: bool = True
+    set_corpus: bool = True
+    """Without ``corpus``: use the mining corpus the eval set's manifest records as distractors."""
+    max_corpus: int | None = Field(default=2000, ge=0)
+    """At most this many distractor documents (a seeded sample when the corpus is larger); 0 or None: all."""
+    datasets: bool = True
+    """Also evaluate every training dataset on its own dev split with the evaluators that fit its shape."""
+    loss: bool = True
+    """Also compute each dataset's loss on its dev split (the eval-dataset loss)."""
 
     @model_validator(mode="after")
     def _at_most_one_source(self) -> EvalSpec:

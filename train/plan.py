@@ -17,7 +17,7 @@ import polars as pl
 from embedbench import models
 from embedbench.data.shapes import SHAPE_COLUMNS, detect_shape
 from embedbench.errors import EmbedbenchError
-from embedbench.io import config_hash, file_sha256
+from embedbench.io import config_hash, file_sha256, read_manifest
 from embedbench.train.columns import CheckedData, check_columns, check_label, read_dataset
 from embedbench.train.config import DatasetSpec, TrainConfig
 from embedbench.train.losses import LossSpec, check_options, check_wrappers, choose_loss, spec_for
@@ -42,6 +42,10 @@ class PlannedDataset:
     data: CheckedData
     frame: pl.DataFrame
     label_dim: int | None = None
+    dev_file: Path | None = None
+    dev: CheckedData | None = None
+    dev_frame: pl.DataFrame | None = None
+    """The dev split checked against the same loss (for its evaluators) and in the loss's form (eval loss)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ class TrainPlan:
     inputs: dict[str, Any]
     inputs_hash: str
     config_hash: str
+    eval_corpus: Path | None = None
+    """Distractor documents of the ``dev`` retrieval evaluator (``[train.eval] corpus`` or the set's mining corpus)."""
 
 
 def _loss_name(spec: DatasetSpec, frame: pl.DataFrame, where: str) -> str:
@@ -72,11 +78,10 @@ def _loss_name(spec: DatasetSpec, frame: pl.DataFrame, where: str) -> str:
     return choose_loss(shape.name)
 
 
-def _plan_dataset(cfg: TrainConfig, spec: DatasetSpec) -> PlannedDataset:
-    file = cfg.dataset_file(spec)
-    frame = read_dataset(file)
-    where = str(file)
-    loss = spec_for(_loss_name(spec, frame, where))
+def _fit(
+    cfg: TrainConfig, spec: DatasetSpec, loss: LossSpec, frame: pl.DataFrame, where: str
+) -> tuple[CheckedData, pl.DataFrame, int | None]:
+    """Check ``frame`` against ``loss``; return it checked, in the form the loss reads, and the label width."""
     data = check_columns(frame, loss=loss.name, shapes=loss.shapes, where=where)
     if loss.score_range is not None:
         lo, hi = loss.score_range
@@ -86,19 +91,53 @@ def _plan_dataset(cfg: TrainConfig, spec: DatasetSpec) -> PlannedDataset:
                 f"{where}: row {bad['row'][0]}, column 'score' is {bad['score'][0]}; loss {loss.name} "
                 f"needs scores in [{lo}, {hi}] (normalise them in prep)"
             )
-    if loss.sampler == "group_by_label" and (cfg.batch_size < 4 or cfg.batch_size % 2):
-        raise EmbedbenchError(
-            f"[train] batch_size = {cfg.batch_size}: loss {loss.name} (dataset {spec.name!r}) samples batches by "
-            "label and needs an even batch_size >= 4"
-        )
-    check_options(loss.name, spec.loss_options, where=f"[train.datasets] {spec.name!r}")
     fed, label_dim = data.frame, None
     if loss.label is not None:
         label, label_dim = check_label(frame, data.shape, loss.label, loss=loss.name, where=where)
         fed = fed.with_columns(label)
     if loss.prepare is not None:
         fed = prepare_texts(loss.prepare, data.frame, seed=cfg.seed, options=spec.loss_options)
-    return PlannedDataset(spec, file, file_sha256(file), loss, data, fed, label_dim)
+    return data, fed, label_dim
+
+
+def dev_file(cfg: TrainConfig, spec: DatasetSpec) -> Path | None:
+    """The dev split beside a dataset's training split (``<set>/dev.parquet``), when per-dataset evaluation is on."""
+    if cfg.eval is None or not (cfg.eval.datasets or cfg.eval.loss):
+        return None
+    file = cfg.dataset_file(spec)
+    if file.name != f"{spec.split}.parquet":  # a file of its own, not a prepared set's split
+        return None
+    dev = file.with_name(f"{cfg.eval.split}.parquet")
+    return dev if dev != file and dev.is_file() else None
+
+
+def _plan_dataset(cfg: TrainConfig, spec: DatasetSpec) -> PlannedDataset:
+    file = cfg.dataset_file(spec)
+    frame = read_dataset(file)
+    where = str(file)
+    loss = spec_for(_loss_name(spec, frame, where))
+    data, fed, label_dim = _fit(cfg, spec, loss, frame, where)
+    if loss.sampler == "group_by_label" and (cfg.batch_size < 4 or cfg.batch_size % 2):
+        raise EmbedbenchError(
+            f"[train] batch_size = {cfg.batch_size}: loss {loss.name} (dataset {spec.name!r}) samples batches by "
+            "label and needs an even batch_size >= 4"
+        )
+    check_options(loss.name, spec.loss_options, where=f"[train.datasets] {spec.name!r}")
+    dev_path = dev_file(cfg, spec)
+    dev = dev_fed = None
+    if dev_path is not None:
+        dev, dev_fed, _ = _fit(cfg, spec, loss, read_dataset(dev_path), str(dev_path))
+    return PlannedDataset(spec, file, file_sha256(file), loss, data, fed, label_dim, dev_path, dev, dev_fed)
+
+
+def set_corpus(eval_file: Path) -> dict[str, str] | None:
+    """The mining corpus a prepared set's manifest records (``path``, ``sha256``), for the dev distractors."""
+    manifest = read_manifest(eval_file.parent / "manifest.json") or {}
+    for item in manifest.get("inputs", []):
+        if str(item.get("key", "")).endswith(".negatives.corpus") and item.get("path"):
+            if Path(item["path"]).exists():
+                return {"path": str(item["path"]), "sha256": str(item["sha256"])}
+    return None
 
 
 def _check_eval_file(path: Path) -> None:
@@ -137,7 +176,11 @@ def plan_training(cfg: TrainConfig) -> TrainPlan:
         adaptive_layers=cfg.adaptive_layers, where="[train]",
     )
     inputs: dict[str, Any] = {d.spec.name: {"path": str(d.file), "sha256": d.sha256} for d in datasets}
+    for d in datasets:
+        if d.dev_file is not None:
+            inputs[f"{d.spec.name}:dev"] = {"path": str(d.dev_file), "sha256": file_sha256(d.dev_file)}
     eval_file = cfg.eval_file()
+    eval_corpus = None
     if eval_file is not None:
         _check_eval_file(eval_file)
         inputs["eval"] = {"path": str(eval_file), "sha256": file_sha256(eval_file)}
@@ -145,6 +188,10 @@ def plan_training(cfg: TrainConfig) -> TrainPlan:
             if not cfg.eval.corpus.is_file():
                 raise EmbedbenchError(f"{cfg.eval.corpus}: [train.eval] corpus file not found")
             inputs["eval_corpus"] = {"path": str(cfg.eval.corpus), "sha256": file_sha256(cfg.eval.corpus)}
+        elif cfg.eval and cfg.eval.set_corpus and (found := set_corpus(eval_file)) is not None:
+            inputs["eval_corpus"] = found
+        if "eval_corpus" in inputs:
+            eval_corpus = Path(inputs["eval_corpus"]["path"])
     base = models.resolve(cfg.base_model)
     guides = {}
     for d in datasets:
@@ -156,5 +203,5 @@ def plan_training(cfg: TrainConfig) -> TrainPlan:
     hashed = {k: (v["sha256"] if isinstance(v, dict) and "sha256" in v else v) for k, v in inputs.items()}
     return TrainPlan(
         cfg, datasets, base.path, base.fingerprint, guides, inputs, config_hash(hashed),
-        config_hash(_config_for_hash(cfg)),
+        config_hash(_config_for_hash(cfg)), eval_corpus,
     )
