@@ -104,6 +104,8 @@ def _models_used(cfg: SetConfig, prep: PrepConfig) -> dict[str, str]:
         used["semantic"] = cfg.semantic.model or prep.model
     if cfg.negatives is not None:
         used["negatives"] = cfg.negatives.model
+        if cfg.negatives.teacher:
+            used["negatives_teacher"] = cfg.negatives.teacher
     if cfg.teacher is not None:
         used["teacher"] = cfg.teacher.model
     return used
