@@ -100,6 +100,25 @@ class EvalSpec(StrictModel):
         return self
 
 
+class CardSpec(StrictModel):
+    """Model card fields (sentence-transformers' ``model_card_data``); unset ones are left to the library."""
+
+    model_name: str | None = None
+    """Name in the card's title (default: the run name)."""
+    language: list[str] | None = None
+    license: str | None = None
+    datasets: list[str] = Field(default_factory=list)
+    """Names (or hub ids) of the training data, listed under the card's datasets."""
+    tags: list[str] = Field(default_factory=list)
+
+
+class CallbackSpec(StrictModel):
+    """A ``transformers`` trainer callback by class name, with its keyword options."""
+
+    name: str = Field(min_length=1)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
 class TrainConfig(StrictModel):
     """Everything that decides a fine-tuning run (its hash guards the output folder)."""
 
@@ -125,6 +144,11 @@ class TrainConfig(StrictModel):
     adaptive_layers: bool = False
     adaptive_layer_options: dict[str, Any] = Field(default_factory=dict)
     eval: EvalSpec | None = None
+    card: CardSpec = Field(default_factory=CardSpec)
+    callbacks: list[CallbackSpec] = Field(default_factory=list)
+    """e.g. ``[{ name = "EarlyStoppingCallback", options = { early_stopping_patience = 2 } }]``."""
+    metric_for_best_model: str | None = None
+    """Metric the best checkpoint is chosen by (early stopping), e.g. ``dev_cosine_ndcg@10`` or ``scifact_loss``."""
     prepared_dir: Path = Path(PREPARED_DIR)
     """Where the prepared sets are read from; in an experiment file it defaults to ``[prep] output_dir``."""
     output_dir: Path = Path(MODELS_DIR)

@@ -18,6 +18,7 @@ from embedbench import models
 from embedbench.data.shapes import SHAPE_COLUMNS, detect_shape
 from embedbench.errors import EmbedbenchError
 from embedbench.io import config_hash, file_sha256, read_manifest
+from embedbench.train.callbacks import check_callbacks
 from embedbench.train.columns import CheckedData, check_columns, check_label, read_dataset
 from embedbench.train.config import DatasetSpec, TrainConfig
 from embedbench.train.losses import LossSpec, check_options, check_wrappers, choose_loss, spec_for
@@ -171,6 +172,12 @@ def guide_name(dataset: PlannedDataset) -> str:
 def plan_training(cfg: TrainConfig) -> TrainPlan:
     """Read and check every input (columns vs. loss, options, wrappers) and hash them; loads no model."""
     datasets = [_plan_dataset(cfg, spec) for spec in cfg.datasets]
+    check_callbacks(cfg)
+    if cfg.card.datasets and len(cfg.card.datasets) != len(cfg.datasets):
+        raise EmbedbenchError(
+            f"[train.card] datasets lists {len(cfg.card.datasets)} name(s) for {len(cfg.datasets)} training "
+            f"dataset(s) ({', '.join(d.name for d in cfg.datasets)}); give one per dataset, in order"
+        )
     check_wrappers(
         [d.loss.name for d in datasets], matryoshka_dims=cfg.matryoshka_dims,
         adaptive_layers=cfg.adaptive_layers, where="[train]",

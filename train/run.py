@@ -27,6 +27,7 @@ from embedbench import models
 from embedbench.errors import EmbedbenchError
 from embedbench.fingerprint import model_fingerprint
 from embedbench.io import is_up_to_date, provenance, read_manifest, write_json_atomic
+from embedbench.train.callbacks import build_callbacks
 from embedbench.train.config import TrainConfig
 from embedbench.train.evaluation import build_dev_evaluator, combine, natural_evaluators, sample_corpus
 from embedbench.train.losses import build_loss, wrap_loss
@@ -164,6 +165,23 @@ def _losses_and_datasets(plan: TrainPlan, model: Any, device: str) -> tuple[dict
     return train_sets, losses, samplers
 
 
+def _card(model: Any, plan: TrainPlan) -> None:
+    """Model card fields: ``[train.card]`` (name, language, license, datasets, tags) and the base model's hub id."""
+    card, data = plan.config.card, model.model_card_data
+    data.model_name = card.model_name or plan.config.run
+    if card.language:
+        data.language = card.language
+    if card.license:
+        data.license = card.license
+    if card.tags:
+        data.add_tags(card.tags)
+    if card.datasets:
+        data.train_datasets = [{"name": n, **({"id": n} if n.count("/") == 1 else {})} for n in card.datasets]
+    base_hub_id = models.hub_id(plan.inputs["base_model"]["name"])
+    if base_hub_id is not None:  # named and linked in the generated card
+        data.base_model = base_hub_id
+
+
 def build_evaluation(plan: TrainPlan) -> tuple[Any, dict[str, Any]]:
     """The trainer's evaluator (``dev`` retrieval plus each dataset's natural ones) and its eval datasets."""
     from datasets import Dataset  # expensive (pyarrow, torch); only when training
@@ -234,6 +252,8 @@ def _manifest(plan: TrainPlan, *, global_step: int, resume: str | None, seconds:
     return {
         "step": "train", "run": cfg.run, "inputs_hash": plan.inputs_hash, "config_hash": plan.config_hash,
         "inputs": plan.inputs, "datasets": datasets, "config": cfg.model_dump(mode="json"), "seed": cfg.seed,
+        "base_kind": "sentence-transformers" if (Path(plan.base_model) / "modules.json").is_file()
+        else "plain transformer (mean pooling added)",
         "global_step": global_step, "resumed_from": resume, "seconds": seconds, "reload_max_abs_diff": max_diff,
         "model_fingerprint": model_fingerprint(cfg.run_dir),
         "hardware": _hardware(precision_flags(cfg.precision)), **provenance(),
@@ -256,16 +276,14 @@ def _train(plan: TrainPlan, *, force: bool, callbacks: list[Any]) -> TrainResult
     model = models.load_model(plan.base_model, device=device)
     if cfg.max_seq_length is not None:
         model.max_seq_length = cfg.max_seq_length
-    model.model_card_data.model_name = cfg.run
-    base_hub_id = models.hub_id(plan.inputs["base_model"]["name"])
-    if base_hub_id is not None:  # named and linked in the generated card
-        model.model_card_data.base_model = base_hub_id
+    _card(model, plan)
     train_sets, losses, samplers = _losses_and_datasets(plan, model, device)
     evaluator, eval_sets = build_evaluation(plan)
     ckpt_dir = cfg.run_dir / CHECKPOINTS
     trainer = PerDatasetSamplerTrainer(
         model=model, args=training_arguments(cfg, ckpt_dir, eval_steps=cfg.eval.steps if cfg.eval else None),
-        train_dataset=DatasetDict(train_sets), loss=losses, evaluator=evaluator, callbacks=callbacks,
+        train_dataset=DatasetDict(train_sets), loss=losses, evaluator=evaluator,
+        callbacks=[*build_callbacks(cfg), *callbacks],
         samplers=samplers, eval_dataset=DatasetDict(eval_sets) if eval_sets else None,
     )
     eval_before = _evaluate(trainer, evaluator) if cfg.eval and cfg.eval.before_training else {}
