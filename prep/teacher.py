@@ -33,6 +33,7 @@ from embedbench.data.shapes import detect_shape
 from embedbench.encode import Encoder
 from embedbench.errors import EmbedbenchError
 from embedbench.prep.negatives.assemble import HIST_EDGES, score_summary
+from embedbench.prep.negatives.report import plot_score_distributions
 
 TeacherOutput = Literal["margin", "scores", "embeddings"]
 COLUMNS: dict[str, str] = {"margin": "teacher_margin", "scores": "teacher_scores", "embeddings": "teacher_embedding"}
@@ -144,35 +145,9 @@ def render_teacher_section(stats: dict[str, Any], plot: Any | None = None) -> li
         lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
     train = stats["splits"].get("train") or next(iter(stats["splits"].values()), {})
     if plot is not None and "histogram" in train:
-        plot_teacher_scores(train["histogram"], stats["model"], plot)
+        plot_score_distributions(
+            train, plot, title=f"teacher scores: {stats['model']}", negatives="negatives",
+            xlabel="teacher cosine similarity to the anchor",
+        )
         lines += ["", f"![teacher score distributions]({plot.name})"]
     return lines
-
-
-def plot_teacher_scores(histogram: dict[str, list[float]], model: str, path: Any) -> Any:
-    """PNG of the teacher's positive and negative score histograms (written atomically)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from embedbench.io import atomic_path
-
-    edges = np.asarray(histogram["edges"])
-    pos, neg = np.asarray(histogram["positive"]), np.asarray(histogram["negative"])
-    centres, width = (edges[:-1] + edges[1:]) / 2, edges[1] - edges[0]
-    fig, ax = plt.subplots(figsize=(7, 3.5), dpi=110)
-    ax.bar(centres, pos, width=width, alpha=0.55, color="tab:green", label=f"teacher(anchor, positive) n={int(pos.sum())}")
-    ax.bar(centres, neg, width=width, alpha=0.55, color="tab:red", label=f"teacher(anchor, negative) n={int(neg.sum())}")
-    used = np.flatnonzero((pos + neg) > 0)
-    if len(used):
-        ax.set_xlim(edges[used[0]] - width, edges[used[-1] + 1] + width)
-    ax.set_xlabel("teacher cosine similarity")
-    ax.set_ylabel("rows")
-    ax.set_title(f"teacher scores: {model}")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return path
