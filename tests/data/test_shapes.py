@@ -70,7 +70,9 @@ def test_empty_frame_has_the_types():
 
 
 def test_one_vocabulary_names_every_shape():
-    assert set(SHAPE_NAMES) == {"pairs", "triplets", "n-tuples", "scored", "pair-class", "labelled", "binary-pairs"}
+    assert set(SHAPE_NAMES) == {
+        "pairs", "triplets", "n-tuples", "scored", "pair-class", "labelled", "binary-pairs", "texts"
+    }
     assert set(SHAPE_COLUMNS) == set(SHAPE_NAMES)
     assert set(SHAPES) < set(SHAPE_NAMES)
     assert SHAPE_COLUMNS["binary-pairs"] == tuple(BINARY_PAIR) == ("sentence1", "sentence2", "label")
