@@ -67,6 +67,7 @@ def test_margin_on_pairs_says_to_mine_negatives_first(tiny):
     assert out["teacher_embedding"].list.len().to_list() == [2] * len(pairs)
 
 
+@pytest.mark.slow
 def test_pipeline_teacher_step_writes_labels_fingerprint_and_report(tmp_path: Path):
     from embedbench.train.config import parse_train_config
     from embedbench.train.plan import plan_training

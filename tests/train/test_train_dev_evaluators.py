@@ -37,6 +37,7 @@ def test_triplet_and_sts_evaluators_agree_with_numpy_and_scipy(toy):
     assert natural_evaluators("l", toy("labelled"), "labelled") == []
 
 
+@pytest.mark.slow
 def test_each_dataset_is_evaluated_on_its_dev_split_with_its_loss(tmp_path, toy):
     for name, shape in (("qa", "triplets"), ("sts", "scored")):
         folder = tmp_path / "prepared" / name

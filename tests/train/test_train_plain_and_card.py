@@ -27,6 +27,7 @@ def plain_bert(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_plain_transformer_trains_with_mean_pooling_card_and_early_stopping(make_config, toy, tmp_path):
     base = plain_bert(tmp_path / "plain-bert")
     assert not (base / "modules.json").exists()
