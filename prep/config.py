@@ -32,6 +32,7 @@ from embedbench.data.spec import SourceSpec
 from embedbench.errors import EmbedbenchError
 from embedbench.models import DEFAULT_MODEL
 from embedbench.prep.negatives.config import NegativesConfig
+from embedbench.prep.teacher import TeacherConfig
 
 _SET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -152,6 +153,8 @@ class SetConfig(StrictModel):
     split: SplitConfig = Field(default_factory=SplitConfig)
     negatives: NegativesConfig | None = None
     """Hard-negative mining of the train/dev pairs: ``MiningConfig`` keys, plus the ``corpus`` to mine from."""
+    teacher: TeacherConfig | None = None
+    """Teacher labels for distillation (after mining): ``model``, ``outputs`` (margin, scores, embeddings), ``splits``."""
 
     @property
     def shape(self) -> str:

@@ -51,6 +51,7 @@ from embedbench.prep.report import write_report
 from embedbench.prep.semantic import semantic_dedupe
 from embedbench.prep.split import assign_split
 from embedbench.prep.store import SPLITS, write_set
+from embedbench.prep.teacher import label_splits
 
 PIPELINE_VERSION = 1
 """Bumped when a stage changes what it keeps, so old outputs are rebuilt."""
@@ -129,6 +130,10 @@ def _models_used(cfg: SetConfig, prep: PrepConfig) -> dict[str, str]:
         used["semantic"] = cfg.semantic.model or prep.model
     if cfg.negatives is not None:
         used["negatives"] = cfg.negatives.model
+        if cfg.negatives.teacher:
+            used["negatives_teacher"] = cfg.negatives.teacher
+    if cfg.teacher is not None:
+        used["teacher"] = cfg.teacher.model
     if Step.leakage in cfg.steps and cfg.leakage.semantic is not None:
         used["leakage"] = cfg.leakage.semantic.model or prep.model
     return used
@@ -324,12 +329,21 @@ def prepare_set(name: str, ctx: Context, *, force: bool = False) -> SetOutcome:
             where = f"{ctx.source}: " if ctx.source is not None else ""
             raise EmbedbenchError(f"{where}prep.sets.{name}.negatives: {exc}") from None
         splits = mined.splits
+    teacher = None
+    if cfg.teacher is not None:
+        t = cfg.teacher
+        encoder = load_encoder(t.model, batch_size=t.batch_size, show_progress=False)
+        splits, teacher = label_splits(
+            splits, t, encoder, fingerprint=ctx.fingerprint(t.model), where=f"prep.sets.{name}.teacher"
+        )
     dropped = parts.dropped
     if read.reader_dropped is not None:
         dropped = pl.concat([read.reader_dropped, dropped], how="diagonal_relaxed")
     manifest = build_manifest(name, cfg, inputs, inputs_hash, cfg_hash, frame, dropped, rows, splits, timings, ctx)
     if mined is not None:
         manifest["negatives"] = mined.stats
+    if teacher is not None:
+        manifest["teacher"] = teacher
     manifest["timings"]["total_s"] = round(time.perf_counter() - t_start, 4)
     write_set(out_dir, splits, dropped, manifest, mined.write if mined is not None else None)
     return SetOutcome(name, False, out_dir, read_manifest(out_dir / "manifest.json") or manifest, rebuilt_because)

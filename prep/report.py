@@ -15,6 +15,7 @@ from embedbench.io import atomic_path, read_manifest, write_text_atomic
 from embedbench.prep.config import PrepConfig
 from embedbench.prep.marks import REASONS
 from embedbench.prep.negatives.report import render_mining_section
+from embedbench.prep.teacher import render_teacher_section
 
 EXAMPLES_PER_REASON = 3
 _CLIP = 90
@@ -116,6 +117,10 @@ def render_set(set_dir: Path, manifest: dict[str, Any], png: Path) -> list[str]:
                 mined, plot, link_from=png.parent, title=f"### Hard negatives ({split})"
             ).splitlines(),
         ]
+    if manifest.get("teacher"):  # stats of prep.teacher
+        lines += render_teacher_section(
+            manifest["teacher"], png.with_name(f"{png.stem.removesuffix('_lengths')}_teacher.png") if png else None
+        )
     dropped_path = set_dir / "dropped.parquet"
     if dropped_path.is_file():
         dropped = pl.read_parquet(dropped_path)

@@ -133,3 +133,75 @@ def read_dataset(path: Path) -> pl.DataFrame:
         return pl.read_parquet(path)
     except Exception as exc:  # noqa: BLE001 - any read failure is a bad file
         raise EmbedbenchError(f"{path}: not a readable Parquet file: {exc}") from exc
+
+
+def _list_lengths(frame: pl.DataFrame, col: str) -> pl.DataFrame:
+    return frame.select(pl.col(col).list.len().alias("n")).with_row_index("row", offset=1)
+
+
+def check_label(
+    frame: pl.DataFrame, shape: Shape, label: str, *, loss: str, where: str
+) -> tuple[pl.Series, int | None]:
+    """Check a teacher label column against the shape; return it (named ``label``) and its embedding width.
+
+    ``teacher_margin``: a number per triplet, a list of n margins per n-tuple; ``teacher_scores``: a list
+    of 1 + n scores (positive first); ``teacher_embedding``: a list of one embedding per text column (or a
+    single embedding shared by every column), all of one width. Lists are ``List`` or ``Array`` columns.
+    """
+    hint = f"run the prep teacher step (teacher = {{ outputs = [\"{label.removeprefix('teacher_')}\"] }})"
+    if label not in frame.columns:
+        raise EmbedbenchError(
+            f"{where}: loss {loss} reads its labels from column {label!r}, which is missing "
+            f"(found {', '.join(frame.columns)}); {hint}"
+        )
+    col = frame[label]
+    if col.null_count():
+        raise EmbedbenchError(f"{where}: row {_first_null_row(frame, label)}, column {label!r} is empty (null); {hint}")
+    if isinstance(col.dtype, pl.Array):
+        col = col.cast(pl.List(col.dtype.inner))  # type: ignore[union-attr]
+    negatives = len(shape.texts) - 2
+    dtype = col.dtype
+    inner = dtype.inner if isinstance(dtype, pl.List) else None  # type: ignore[union-attr]
+
+    def bad_length(expected: int) -> None:
+        lengths = _list_lengths(col.to_frame(), label)
+        wrong = lengths.filter(pl.col("n") != expected)
+        if wrong.height:
+            raise EmbedbenchError(
+                f"{where}: row {wrong['row'][0]}, column {label!r} has {wrong['n'][0]} values; loss {loss} on "
+                f"{shape.name} ({', '.join(shape.texts)}) needs {expected}"
+            )
+
+    if label == "teacher_margin":
+        if dtype.is_numeric() and negatives == 1:
+            return col.cast(pl.Float64).alias("label"), None
+        if inner is not None and inner.is_numeric():
+            bad_length(negatives)
+            return col.cast(pl.List(pl.Float64)).alias("label"), None
+        raise EmbedbenchError(
+            f"{where}: column {label!r} is {dtype}; loss {loss} needs a number per triplet or a list of "
+            f"{negatives} numbers per n-tuple"
+        )
+    if label == "teacher_scores":
+        if inner is None or not inner.is_numeric():
+            raise EmbedbenchError(f"{where}: column {label!r} is {dtype}; loss {loss} needs a list of numbers per row")
+        bad_length(negatives + 1)
+        return col.cast(pl.List(pl.Float64)).alias("label"), None
+    # teacher_embedding: List(Float) (shared by every column) or List(List(Float)) (one per column)
+    if inner is not None and inner.is_numeric():
+        widths = col.list.len()
+        if widths.n_unique() != 1:
+            raise EmbedbenchError(f"{where}: column {label!r} holds embeddings of different widths {sorted(widths.unique())}")
+        return col.cast(pl.List(pl.Float32)).alias("label"), int(widths[0])
+    if isinstance(inner, pl.Array):
+        col = col.cast(pl.List(pl.List(inner.inner)))  # type: ignore[union-attr]
+        inner = col.dtype.inner  # type: ignore[union-attr]
+    if isinstance(inner, pl.List) and inner.inner.is_numeric():  # type: ignore[union-attr]
+        bad_length(len(shape.texts))
+        widths = col.explode().list.len()
+        if widths.n_unique() != 1:
+            raise EmbedbenchError(f"{where}: column {label!r} holds embeddings of different widths {sorted(widths.unique())}")
+        return col.cast(pl.List(pl.List(pl.Float32))).alias("label"), int(widths[0])
+    raise EmbedbenchError(
+        f"{where}: column {label!r} is {dtype}; loss {loss} needs one embedding (a list of numbers) per text column"
+    )

@@ -84,12 +84,39 @@ class EvalSpec(StrictModel):
     max_queries: int | None = Field(default=None, gt=0)
     steps: int | None = Field(default=None, gt=0)
     before_training: bool = True
+    set_corpus: bool = True
+    """Without ``corpus``: use the mining corpus the eval set's manifest records as distractors."""
+    max_corpus: int | None = Field(default=2000, ge=0)
+    """At most this many distractor documents (a seeded sample when the corpus is larger); 0 or None: all."""
+    datasets: bool = True
+    """Also evaluate every training dataset on its own dev split with the evaluators that fit its shape."""
+    loss: bool = True
+    """Also compute each dataset's loss on its dev split (the eval-dataset loss)."""
 
     @model_validator(mode="after")
     def _at_most_one_source(self) -> EvalSpec:
         if self.set is not None and self.path is not None:
             raise ValueError("give at most one of `set` or `path`")
         return self
+
+
+class CardSpec(StrictModel):
+    """Model card fields (sentence-transformers' ``model_card_data``); unset ones are left to the library."""
+
+    model_name: str | None = None
+    """Name in the card's title (default: the run name)."""
+    language: list[str] | None = None
+    license: str | None = None
+    datasets: list[str] = Field(default_factory=list)
+    """Names (or hub ids) of the training data, listed under the card's datasets."""
+    tags: list[str] = Field(default_factory=list)
+
+
+class CallbackSpec(StrictModel):
+    """A ``transformers`` trainer callback by class name, with its keyword options."""
+
+    name: str = Field(min_length=1)
+    options: dict[str, Any] = Field(default_factory=dict)
 
 
 class TrainConfig(StrictModel):
@@ -117,6 +144,11 @@ class TrainConfig(StrictModel):
     adaptive_layers: bool = False
     adaptive_layer_options: dict[str, Any] = Field(default_factory=dict)
     eval: EvalSpec | None = None
+    card: CardSpec = Field(default_factory=CardSpec)
+    callbacks: list[CallbackSpec] = Field(default_factory=list)
+    """e.g. ``[{ name = "EarlyStoppingCallback", options = { early_stopping_patience = 2 } }]``."""
+    metric_for_best_model: str | None = None
+    """Metric the best checkpoint is chosen by (early stopping), e.g. ``dev_cosine_ndcg@10`` or ``scifact_loss``."""
     prepared_dir: Path = Path(PREPARED_DIR)
     """Where the prepared sets are read from; in an experiment file it defaults to ``[prep] output_dir``."""
     output_dir: Path = Path(MODELS_DIR)

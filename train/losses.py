@@ -22,13 +22,25 @@ if TYPE_CHECKING:
     from torch import nn
 
 Sampler = Literal["no_duplicates", "group_by_label", "batch_sampler"]
+Label = Literal["teacher_margin", "teacher_scores", "teacher_embedding"]
+"""Label columns a prepared set carries for the distillation losses (written by ``prep/teacher.py``)."""
+Prepare = Literal["ct-pairs", "tsdae"]
+"""How single texts become the loss's inputs: pairs for ContrastiveTensionLoss, (noisy, original) for TSDAE."""
 
 _RANKING: tuple[ShapeName, ...] = ("pairs", "triplets", "n-tuples")
+_WITH_NEGATIVES: tuple[ShapeName, ...] = ("triplets", "n-tuples")
+_ANY_TEXTS: tuple[ShapeName, ...] = ("texts", "pairs", "triplets", "n-tuples")
 
 
 @dataclass(frozen=True)
 class LossSpec:
-    """A loss by name: its class in ``sentence_transformers.sentence_transformer.losses`` and needs."""
+    """A loss by name: its class in ``sentence_transformers.sentence_transformer.losses`` and needs.
+
+    ``cls`` is a class of sentence-transformers' losses module, or ``module:Class`` for one of ours;
+    ``label`` names the column the loss reads as its label (fed to the trainer as ``label``);
+    ``prepare`` says how single texts are turned into the loss's inputs; ``guide`` marks losses that
+    take a guide model (``loss_options.guide``); ``inputs`` / ``labels`` are the catalogue's words.
+    """
 
     name: str
     cls: str
@@ -36,7 +48,14 @@ class LossSpec:
     sampler: Sampler
     defaults: dict[str, Any] = field(default_factory=dict)
     score_range: tuple[float, float] | None = None
+    label: Label | None = None
+    prepare: Prepare | None = None
+    guide: bool = False
+    labels: str = "none"
 
+
+_GUIDE = {"guide": DEFAULT_MODEL}
+_BOTH_WAYS = {"directions": ("query_to_doc", "doc_to_query"), "partition_mode": "per_direction"}
 
 LOSSES: dict[str, LossSpec] = {
     s.name: s
@@ -44,22 +63,66 @@ LOSSES: dict[str, LossSpec] = {
         LossSpec("MultipleNegativesRankingLoss", "MultipleNegativesRankingLoss", _RANKING, "no_duplicates"),
         LossSpec(
             "MultipleNegativesSymmetricRankingLoss", "MultipleNegativesRankingLoss", ("pairs",), "no_duplicates",
-            defaults={"directions": ("query_to_doc", "doc_to_query"), "partition_mode": "per_direction"},
+            defaults=_BOTH_WAYS,
         ),
         LossSpec(
             "CachedMultipleNegativesRankingLoss", "CachedMultipleNegativesRankingLoss", _RANKING, "no_duplicates"
         ),
-        LossSpec("GISTEmbedLoss", "GISTEmbedLoss", _RANKING, "no_duplicates", defaults={"guide": DEFAULT_MODEL}),
-        LossSpec("CoSENTLoss", "CoSENTLoss", ("scored",), "batch_sampler"),
-        LossSpec("AnglELoss", "AnglELoss", ("scored",), "batch_sampler"),
-        LossSpec("CosineSimilarityLoss", "CosineSimilarityLoss", ("scored",), "batch_sampler", score_range=(-1.0, 1.0)),
-        LossSpec("SoftmaxLoss", "SoftmaxLoss", ("pair-class",), "batch_sampler"),
-        LossSpec("ContrastiveLoss", "ContrastiveLoss", ("binary-pairs",), "batch_sampler"),
-        LossSpec("OnlineContrastiveLoss", "OnlineContrastiveLoss", ("binary-pairs",), "batch_sampler"),
-        LossSpec("BatchAllTripletLoss", "BatchAllTripletLoss", ("labelled",), "group_by_label"),
-        LossSpec("BatchHardTripletLoss", "BatchHardTripletLoss", ("labelled",), "group_by_label"),
-        LossSpec("BatchSemiHardTripletLoss", "BatchSemiHardTripletLoss", ("labelled",), "group_by_label"),
+        LossSpec(
+            "CachedMultipleNegativesSymmetricRankingLoss", "CachedMultipleNegativesRankingLoss", ("pairs",),
+            "no_duplicates", defaults=_BOTH_WAYS,
+        ),
+        LossSpec("GISTEmbedLoss", "GISTEmbedLoss", _RANKING, "no_duplicates", defaults=_GUIDE, guide=True),
+        LossSpec("CachedGISTEmbedLoss", "CachedGISTEmbedLoss", _RANKING, "no_duplicates", defaults=_GUIDE, guide=True),
+        LossSpec("MegaBatchMarginLoss", "MegaBatchMarginLoss", ("pairs",), "no_duplicates"),
+        LossSpec(
+            "InfoNCEGORLoss", "embedbench.train.combined:InfoNCEGORLoss", _RANKING, "no_duplicates",
+        ),
+        LossSpec("GlobalOrthogonalRegularizationLoss", "GlobalOrthogonalRegularizationLoss", _ANY_TEXTS, "batch_sampler"),
+        LossSpec("CoSENTLoss", "CoSENTLoss", ("scored",), "batch_sampler", labels="float similarity score"),
+        LossSpec(
+            "AnglELoss", "AnglELoss", ("scored", *_WITH_NEGATIVES), "batch_sampler",
+            labels="float similarity score (scored); none (triplets, n-tuples)",
+        ),
+        LossSpec(
+            "CosineSimilarityLoss", "CosineSimilarityLoss", ("scored",), "batch_sampler", score_range=(-1.0, 1.0),
+            labels="float similarity score in [-1, 1]",
+        ),
+        LossSpec("SoftmaxLoss", "SoftmaxLoss", ("pair-class",), "batch_sampler", labels="class"),
+        LossSpec("ContrastiveLoss", "ContrastiveLoss", ("binary-pairs",), "batch_sampler", labels="0/1"),
+        LossSpec("OnlineContrastiveLoss", "OnlineContrastiveLoss", ("binary-pairs",), "batch_sampler", labels="0/1"),
+        LossSpec("BatchAllTripletLoss", "BatchAllTripletLoss", ("labelled",), "group_by_label", labels="class"),
+        LossSpec("BatchHardTripletLoss", "BatchHardTripletLoss", ("labelled",), "group_by_label", labels="class"),
+        LossSpec(
+            "BatchHardSoftMarginTripletLoss", "BatchHardSoftMarginTripletLoss", ("labelled",), "group_by_label",
+            labels="class",
+        ),
+        LossSpec("BatchSemiHardTripletLoss", "BatchSemiHardTripletLoss", ("labelled",), "group_by_label", labels="class"),
         LossSpec("TripletLoss", "TripletLoss", ("triplets",), "batch_sampler"),
+        LossSpec(
+            "MarginMSELoss", "MarginMSELoss", _WITH_NEGATIVES, "batch_sampler", label="teacher_margin",
+            defaults={"similarity_fct": "pairwise_cos_sim"},
+            labels="teacher_margin: teacher(a,p) - teacher(a,n) (a list of n margins for n-tuples)",
+        ),
+        LossSpec(
+            "DistillKLDivLoss", "DistillKLDivLoss", _WITH_NEGATIVES, "batch_sampler", label="teacher_scores",
+            defaults={"similarity_fct": "pairwise_cos_sim", "temperature": 0.05},
+            labels="teacher_scores: [teacher(a,p), teacher(a,n_1) ..]",
+        ),
+        LossSpec(
+            "MSELoss", "MSELoss", _ANY_TEXTS, "batch_sampler", label="teacher_embedding",
+            labels="teacher_embedding: one teacher embedding per text column (projection when widths differ)",
+        ),
+        LossSpec(
+            "EmbedDistillLoss", "EmbedDistillLoss", _ANY_TEXTS, "batch_sampler", label="teacher_embedding",
+            labels="teacher_embedding: one teacher embedding per text column (projection when widths differ)",
+        ),
+        LossSpec("ContrastiveTensionLoss", "ContrastiveTensionLoss", ("texts",), "batch_sampler", prepare="ct-pairs"),
+        LossSpec(
+            "ContrastiveTensionLossInBatchNegatives", "ContrastiveTensionLossInBatchNegatives", ("texts",),
+            "no_duplicates",
+        ),
+        LossSpec("DenoisingAutoEncoderLoss", "DenoisingAutoEncoderLoss", ("texts",), "batch_sampler", prepare="tsdae"),
     )
 }
 LOSS_NAMES: tuple[str, ...] = tuple(LOSSES)
@@ -72,11 +135,17 @@ AUTO_LOSS: dict[ShapeName, str] = {
     "binary-pairs": "OnlineContrastiveLoss",
     "pair-class": "SoftmaxLoss",
     "labelled": "BatchAllTripletLoss",
+    "texts": "ContrastiveTensionLossInBatchNegatives",
 }
-"""Shape -> the loss used when the config names none (sentence-transformers' usual recommendation)."""
+"""Shape -> the loss used when the config names none (sentence-transformers' usual recommendation; for
+single texts the in-batch Contrastive Tension loss, which needs no decoder, unlike TSDAE)."""
+
+PREPARE_OPTIONS: dict[Prepare, dict[str, Any]] = {"ct-pairs": {"pos_neg_ratio": 8}, "tsdae": {"del_ratio": 0.6}}
+"""Options of the single-text preparation, settable in ``loss_options`` beside the loss's own."""
 
 # Arguments we fill ourselves; the user may not set them in loss_options.
 _FILLED = {"self", "model", "loss", "guide", "embedding_dimension", "num_labels"}
+_EXTRA_OPTIONS = ("guide", *(k for opts in PREPARE_OPTIONS.values() for k in opts))
 _METRIC_NAMESPACES = {
     "ContrastiveLoss": "SiameseDistanceMetric",
     "OnlineContrastiveLoss": "SiameseDistanceMetric",
@@ -84,6 +153,7 @@ _METRIC_NAMESPACES = {
     "BatchAllTripletLoss": "BatchHardTripletLossDistanceFunction",
     "BatchHardTripletLoss": "BatchHardTripletLossDistanceFunction",
     "BatchSemiHardTripletLoss": "BatchHardTripletLossDistanceFunction",
+    "BatchHardSoftMarginTripletLoss": "BatchHardTripletLossDistanceFunction",
 }
 
 
@@ -100,7 +170,22 @@ def choose_loss(shape: ShapeName) -> str:
     return AUTO_LOSS[shape]
 
 
+def shapes_for(loss: str) -> tuple[ShapeName, ...]:
+    """The shapes loss ``loss`` accepts."""
+    return spec_for(loss).shapes
+
+
+def losses_for(shape: ShapeName, columns: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """Losses that accept ``shape``; a loss reading a label column fits only when ``columns`` has it."""
+    return [s.name for s in LOSSES.values() if shape in s.shapes and (s.label is None or s.label in columns)]
+
+
 def _loss_class(cls_name: str) -> type:
+    if ":" in cls_name:
+        import importlib
+
+        module, _, attr = cls_name.partition(":")
+        return getattr(importlib.import_module(module), attr)
     return getattr(_losses_module(), cls_name)
 
 
@@ -108,7 +193,9 @@ def allowed_options(name: str) -> tuple[str, ...]:
     """Keyword options ``loss_options`` may set for loss ``name`` (from the class signature)."""
     spec = spec_for(name)
     params = inspect.signature(_loss_class(spec.cls)).parameters
-    extra = ("guide",) if spec.name == "GISTEmbedLoss" else ()
+    extra: tuple[str, ...] = ("guide",) if spec.guide else ()
+    if spec.prepare is not None:
+        extra += tuple(PREPARE_OPTIONS[spec.prepare])
     return tuple(p for p in params if p not in _FILLED) + extra
 
 
@@ -155,23 +242,30 @@ def build_loss(
     *,
     num_labels: int = 0,
     guide: SentenceTransformer | None = None,
+    label_dim: int | None = None,
 ) -> nn.Module:
     """Instantiate loss ``name`` for ``model`` with the spec's defaults overridden by ``options``.
 
-    ``num_labels`` is required by SoftmaxLoss; ``guide`` (a loaded model) by GISTEmbedLoss.
+    ``num_labels`` is required by SoftmaxLoss; ``guide`` (a loaded model) by GISTEmbedLoss and
+    CachedGISTEmbedLoss; ``label_dim`` (the teacher embedding width) gives MSELoss / EmbedDistillLoss a
+    learnt projection when it differs from the model's width.
     """
     spec = spec_for(name)
     merged = {**spec.defaults, **(options or {})}
-    merged.pop("guide", None)
+    for key in _EXTRA_OPTIONS:
+        merged.pop(key, None)
+    if spec.label == "teacher_embedding" and label_dim and "projection_dim" not in merged:
+        if label_dim != model.get_embedding_dimension():
+            merged["projection_dim"] = label_dim
     kwargs = {k: _convert_option(name, k, v) for k, v in merged.items()}
     cls = _loss_class(spec.cls)
     if name == "SoftmaxLoss":
         if num_labels < 2:
             raise EmbedbenchError(f"loss SoftmaxLoss needs at least 2 classes, found {num_labels}")
         return cls(model, embedding_dimension=model.get_embedding_dimension(), num_labels=num_labels, **kwargs)
-    if name == "GISTEmbedLoss":
+    if spec.guide:
         if guide is None:
-            raise EmbedbenchError("loss GISTEmbedLoss needs a guide model (loss_options.guide)")
+            raise EmbedbenchError(f"loss {name} needs a guide model (loss_options.guide)")
         return cls(model, guide=guide, **kwargs)
     return cls(model, **kwargs)
 

@@ -36,8 +36,9 @@ from embedbench.io import (
     read_manifest,
     write_json_atomic,
 )
+from embedbench.train.callbacks import build_callbacks
 from embedbench.train.config import TrainConfig
-from embedbench.train.evaluation import build_dev_evaluator
+from embedbench.train.evaluation import build_dev_evaluator, combine, natural_evaluators, sample_corpus
 from embedbench.train.losses import build_loss, wrap_loss
 from embedbench.train.plan import TrainPlan, guide_name, plan_training
 
@@ -188,9 +189,11 @@ def _losses_and_datasets(plan: TrainPlan, model: Any, device: str) -> tuple[dict
     losses: dict[str, Any] = {}
     samplers: dict[int, str] = {}
     for d in plan.datasets:
-        ds = Dataset.from_polars(d.data.frame)
+        ds = Dataset.from_polars(d.frame)
         guide = guides.get(guide_name(d))
-        loss = build_loss(d.loss.name, model, d.spec.loss_options, num_labels=d.data.num_labels, guide=guide)
+        loss = build_loss(
+            d.loss.name, model, d.spec.loss_options, num_labels=d.data.num_labels, guide=guide, label_dim=d.label_dim
+        )
         losses[d.spec.name] = wrap_loss(
             loss, model, matryoshka_dims=cfg.matryoshka_dims, matryoshka_options=cfg.matryoshka_options,
             adaptive_layers=cfg.adaptive_layers, adaptive_layer_options=cfg.adaptive_layer_options,
@@ -198,6 +201,78 @@ def _losses_and_datasets(plan: TrainPlan, model: Any, device: str) -> tuple[dict
         train_sets[d.spec.name] = ds
         samplers[id(ds)] = d.loss.sampler
     return train_sets, losses, samplers
+
+
+def _card(model: Any, plan: TrainPlan) -> None:
+    """Model card fields: ``[train.card]`` (name, language, license, datasets, tags) and the base model's hub id."""
+    card, data = plan.config.card, model.model_card_data
+    data.model_name = card.model_name or plan.config.run
+    if card.language:
+        data.language = card.language
+    if card.license:
+        data.license = card.license
+    if card.tags:
+        data.add_tags(card.tags)
+    if card.datasets:
+        data.train_datasets = [{"name": n, **({"id": n} if n.count("/") == 1 else {})} for n in card.datasets]
+    base_hub_id = models.hub_id(plan.inputs["base_model"]["name"])
+    if base_hub_id is not None:  # named and linked in the generated card
+        data.base_model = base_hub_id
+
+
+def build_evaluation(plan: TrainPlan) -> tuple[Any, dict[str, Any]]:
+    """The trainer's evaluator (``dev`` retrieval plus each dataset's natural ones) and its eval datasets."""
+    from datasets import Dataset  # expensive (pyarrow, torch); only when training
+
+    cfg = plan.config
+    spec = cfg.eval
+    eval_file = cfg.eval_file()
+    if spec is None or eval_file is None:
+        return None, {}
+    corpus = sample_corpus(plan.eval_corpus, spec.max_corpus, seed=cfg.seed) if plan.eval_corpus else None
+    evaluators = [build_dev_evaluator(eval_file, max_queries=spec.max_queries, batch_size=cfg.batch_size, corpus=corpus)]
+    eval_sets: dict[str, Any] = {}
+    for d in plan.datasets:
+        if d.dev is None or d.dev_frame is None:
+            continue
+        if spec.datasets:
+            skip = ("retrieval",) if d.dev_file == eval_file else ()
+            evaluators += natural_evaluators(
+                d.spec.name, d.dev.frame, d.dev.shape.name, skip=skip, max_queries=spec.max_queries,
+                batch_size=cfg.batch_size, where=str(d.dev_file),
+            )
+        if spec.loss:
+            eval_sets[d.spec.name] = Dataset.from_polars(d.dev_frame)
+    return combine(evaluators), eval_sets
+
+
+def _describe(evaluator: Any) -> list[dict[str, Any]]:
+    """Name, class and size of each evaluator (for the log)."""
+    if evaluator is None:
+        return []
+    out = []
+    for e in getattr(evaluator, "evaluators", [evaluator]):
+        size = {k: len(getattr(e, k)) for k in ("queries", "corpus", "anchors", "sentences1") if hasattr(e, k)}
+        out.append({"name": e.name, "class": type(e).__name__, "primary_metric": e.primary_metric, **size})
+    return out
+
+
+def _evaluate(trainer: Any, evaluator: Any) -> dict[str, float]:
+    """The evaluators' metrics on the current model, and each dev split's loss (``<dataset>_loss``)."""
+    out = {k: float(v) for k, v in evaluator(trainer.model).items()} if evaluator is not None else {}
+    if trainer.eval_dataset:
+        trainer.evaluator = None  # the trainer would run it once per eval dataset
+        try:
+            out.update(_metrics(trainer.evaluate()))
+        finally:
+            trainer.evaluator = evaluator
+    return out
+
+
+def _metrics(result: dict[str, Any]) -> dict[str, float]:
+    """Trainer metrics without the ``eval_`` prefix and without its timings."""
+    skip = ("runtime", "samples_per_second", "steps_per_second", "epoch")
+    return {k.removeprefix("eval_"): float(v) for k, v in result.items() if not k.endswith(skip)}
 
 
 def _manifest(plan: TrainPlan, *, global_step: int, resume: str | None, seconds: float, max_diff: float) -> dict:
@@ -215,6 +290,8 @@ def _manifest(plan: TrainPlan, *, global_step: int, resume: str | None, seconds:
     return {
         "step": "train", "run": cfg.run, "inputs_hash": plan.inputs_hash, "config_hash": plan.config_hash,
         "inputs": plan.inputs, "datasets": datasets, "config": cfg.model_dump(mode="json"), "seed": cfg.seed,
+        "base_kind": "sentence-transformers" if (Path(plan.base_model) / "modules.json").is_file()
+        else "plain transformer (mean pooling added)",
         "global_step": global_step, "resumed_from": resume, "seconds": seconds, "reload_max_abs_diff": max_diff,
         "model_fingerprint": model_fingerprint(cfg.run_dir),
         "hardware": _hardware(precision_flags(cfg.precision)), **provenance(),
@@ -237,39 +314,34 @@ def _train(plan: TrainPlan, *, force: bool, callbacks: list[Any]) -> TrainResult
     model = models.load_model(plan.base_model, device=device)
     if cfg.max_seq_length is not None:
         model.max_seq_length = cfg.max_seq_length
-    model.model_card_data.model_name = cfg.run
-    base_hub_id = models.hub_id(plan.inputs["base_model"]["name"])
-    if base_hub_id is not None:  # named and linked in the generated card
-        model.model_card_data.base_model = base_hub_id
+    _card(model, plan)
     train_sets, losses, samplers = _losses_and_datasets(plan, model, device)
-    evaluator = None
-    eval_before: dict[str, float] = {}
-    eval_file = cfg.eval_file()
-    if eval_file is not None and cfg.eval is not None:
-        evaluator = build_dev_evaluator(
-            eval_file, corpus_file=cfg.eval.corpus, max_queries=cfg.eval.max_queries, batch_size=cfg.batch_size
-        )
-        if cfg.eval.before_training:
-            eval_before = {k: float(v) for k, v in evaluator(model).items()}
+    evaluator, eval_sets = build_evaluation(plan)
     ckpt_dir = cfg.run_dir / CHECKPOINTS
     trainer = PerDatasetSamplerTrainer(
         model=model, args=training_arguments(cfg, ckpt_dir, eval_steps=cfg.eval.steps if cfg.eval else None),
-        train_dataset=DatasetDict(train_sets), loss=losses, evaluator=evaluator, callbacks=callbacks,
-        samplers=samplers,
+        train_dataset=DatasetDict(train_sets), loss=losses, evaluator=evaluator,
+        callbacks=[*build_callbacks(cfg), *callbacks],
+        samplers=samplers, eval_dataset=DatasetDict(eval_sets) if eval_sets else None,
     )
+    eval_before = _evaluate(trainer, evaluator) if cfg.eval and cfg.eval.before_training else {}
+    first = len(trainer.state.log_history)
     trainer.train(resume_from_checkpoint=resume)
-    eval_after = {k: float(v) for k, v in evaluator(model).items()} if evaluator is not None else {}
+    during = trainer.state.log_history[first:]
+    eval_after = _evaluate(trainer, evaluator)
     model.save(str(cfg.run_dir))
     max_diff = verify_reload(model, cfg.run_dir, _probe_texts(plan))
     models.write_model_meta(
         cfg.run_dir, name=cfg.run, base=plan.inputs["base_model"]["name"], base_fingerprint=plan.base_fingerprint
     )
-    steps, evals = _split_log(trainer.state.log_history)
+    steps, _ = _split_log(trainer.state.log_history)
+    _, evals = _split_log(during)
     seconds = round(time.perf_counter() - started, 2)
     global_step = int(trainer.state.global_step)
     write_json_atomic(cfg.run_dir / "train_log.json", {
         "run": cfg.run, "global_step": global_step, "resumed_from": resume,
-        "eval_before": eval_before, "eval_after": eval_after, "eval": evals, "steps": steps,
+        "evaluators": _describe(evaluator), "eval_before": eval_before, "eval_after": eval_after, "eval": evals,
+        "steps": steps,
         "trainer_summary": next((e for e in reversed(trainer.state.log_history) if "train_runtime" in e), {}),
     })
     if not cfg.keep_checkpoints:

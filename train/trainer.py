@@ -23,6 +23,7 @@ from sentence_transformers.sentence_transformer.training_args import SentenceTra
 from torch.utils.data import RandomSampler
 
 from embedbench.errors import EmbedbenchError
+from embedbench.train.callbacks import best_metric, needs_best_model
 from embedbench.train.config import TrainConfig
 
 
@@ -77,6 +78,13 @@ def precision_flags(precision: str) -> dict[str, bool]:
 def training_arguments(cfg: TrainConfig, checkpoint_dir: Path, *, eval_steps: int | None) -> Any:
     """``SentenceTransformerTrainingArguments`` for ``cfg``; checkpoints go to ``checkpoint_dir``."""
     precision = precision_flags(cfg.precision)
+    best: dict[str, Any] = {}
+    if needs_best_model(cfg):
+        metric = best_metric(cfg)
+        best = {
+            "load_best_model_at_end": True, "metric_for_best_model": f"eval_{metric}",
+            "greater_is_better": not metric.endswith("loss"),
+        }
     return SentenceTransformerTrainingArguments(
         output_dir=str(checkpoint_dir),
         num_train_epochs=cfg.epochs,
@@ -101,4 +109,5 @@ def training_arguments(cfg: TrainConfig, checkpoint_dir: Path, *, eval_steps: in
         use_cpu=not torch.cuda.is_available(),
         fp16=precision["fp16"],
         bf16=precision["bf16"],
+        **best,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from embedbench.cli import cache, contamination, mine, models, prep, tasks, train
+from embedbench.cli import cache, contamination, losses, mine, models, prep, tasks, train
 from embedbench.cli import eval as evaluation
 from embedbench.errors import EXIT_BAD_INPUT, EXIT_FAILED_CHECK, EXIT_OK
 
@@ -35,6 +35,7 @@ cache_app.command("clear")(cache.clear_command)
 app.command("prep")(prep.prep_command)
 app.command("mine")(mine.mine_command)
 app.command("train")(train.train_command)
+app.command("losses")(losses.losses_command)
 app.command("eval")(evaluation.eval_command)
 app.command("report")(evaluation.report_command)
 app.command("check")(evaluation.check_command)

@@ -12,6 +12,7 @@ name              columns (in this order)                         where it comes
 ``binary-pairs``  ``sentence1, sentence2, label`` (0/1)           MRPC, mined labelled pairs
 ``pair-class``    ``premise, hypothesis, label``                  NLI sources
 ``labelled``      ``text, label``                                 classification sources
+``texts``         ``text``                                        single texts (unsupervised losses)
 ================  ==============================================  ======================================
 
 Column order follows sentence-transformers (the loss reads columns by position). Frames may carry
@@ -33,7 +34,7 @@ from embedbench.errors import EmbedbenchError
 
 Schema = Mapping[str, type[pl.DataType] | pl.DataType]
 
-ShapeName = Literal["pairs", "triplets", "n-tuples", "scored", "binary-pairs", "pair-class", "labelled"]
+ShapeName = Literal["pairs", "triplets", "n-tuples", "scored", "binary-pairs", "pair-class", "labelled", "texts"]
 SHAPE_NAMES: tuple[ShapeName, ...] = get_args(ShapeName)
 """Every shape name, in the order messages list them."""
 
@@ -44,6 +45,7 @@ PAIR_CLASS: Schema = {"premise": pl.String, "hypothesis": pl.String, "label": pl
 PAIR_CLASS_INT: Schema = {"premise": pl.String, "hypothesis": pl.String, "label": pl.Int64}
 LABELLED: Schema = {"text": pl.String, "label": pl.String}
 BINARY_PAIR: Schema = {"sentence1": pl.String, "sentence2": pl.String, "label": pl.Int64}
+TEXTS: Schema = {"text": pl.String}
 
 CORPUS: Schema = {"doc_id": pl.String, "title": pl.String, "text": pl.String}
 QUERIES: Schema = {"query_id": pl.String, "text": pl.String}
@@ -55,6 +57,7 @@ SHAPES: dict[str, Schema] = {
     "scored": SCORED,
     "pair-class": PAIR_CLASS,
     "labelled": LABELLED,
+    "texts": TEXTS,
 }
 """The shapes a source is read into and a prepared set is written in (a source's ``output``), by name.
 
@@ -124,6 +127,8 @@ def detect_shape(columns: list[str]) -> Shape | None:
         return Shape("pair-class", ("premise", "hypothesis"), "label")
     if {"text", "label"} <= cols:
         return Shape("labelled", ("text",), "label")
+    if "text" in cols:
+        return Shape("texts", ("text",))
     return None
 
 

@@ -36,7 +36,7 @@ from embedbench.errors import EmbedbenchError
 from embedbench.paths import data_dir
 
 Kind = Literal["beir", "stsb", "sts", "snli", "mrpc", "labelled", "table", "hub"]
-Output = Literal["pairs", "triplets", "scored", "pair-class", "labelled"]
+Output = Literal["pairs", "triplets", "scored", "pair-class", "labelled", "texts"]
 
 OUTPUTS: dict[str, tuple[str, ...]] = {
     "beir": ("pairs",),

@@ -4,7 +4,10 @@ Outputs (column order is what sentence-transformers losses read):
 ``triplets`` = ``anchor, positive, negative`` (one row per negative; ``scores`` = [pos, neg]);
 ``n-tuples`` = ``anchor, positive, negative_1..negative_n`` (``scores`` = [pos, neg_1..neg_n]);
 ``binary-pairs`` = ``sentence1, sentence2, label`` (1 for each positive, 0 for each negative; with
-scores, a ``score`` column replaces ``label``, as sentence-transformers does).
+scores, a ``score`` column replaces ``label``, as sentence-transformers does);
+``labeled-list`` = ``anchor, documents, labels``, one row per anchor: its positives then its negatives
+(with ``include_positives``: the mined ranking, positives in place, then any positive not retrieved),
+labels 1 for a positive and 0 otherwise (with scores, ``scores`` replaces ``labels``).
 """
 
 from __future__ import annotations
@@ -50,8 +53,34 @@ def _long_negatives(inp: MiningInputs, ids: np.ndarray, scores: np.ndarray, rank
     }).with_columns(pl.when(pl.col("rank") >= 0).then(pl.col("rank")).alias("rank"))
 
 
+def _labeled_list(rows: pl.DataFrame, negs: pl.DataFrame, cfg: MiningConfig) -> pl.DataFrame:
+    ranking_first = cfg.include_positives
+    pos = rows.select(
+        "anchor_id", pl.lit(1 if ranking_first else 0).alias("part"), pl.col("row").cast(pl.Int64).alias("order"),
+        pl.col("positive").alias("doc"), pl.col("positive_score").alias("score"),
+    )
+    neg = negs.select(
+        "anchor_id", pl.lit(0 if ranking_first else 1).alias("part"), pl.col("slot").alias("order"),
+        pl.col("negative").alias("doc"), pl.col("negative_score").alias("score"),
+    )
+    positives = pos.select("anchor_id", "doc").unique().with_columns(pl.lit(1, pl.Int64).alias("label"))
+    docs = (
+        pl.concat([pos, neg]).sort("anchor_id", "part", "order")
+        .unique(["anchor_id", "doc"], keep="first", maintain_order=True)
+        .join(positives, on=["anchor_id", "doc"], how="left", maintain_order="left")
+        .with_columns(pl.col("label").fill_null(0))
+        .group_by("anchor_id", maintain_order=True)
+        .agg(pl.col("doc").alias("documents"), pl.col("label").alias("labels"), pl.col("score").alias("scores"))
+    )
+    first = rows.group_by("anchor_id").agg(pl.col("anchor").first(), pl.col("row").min().alias("first_row"))
+    out = first.join(docs, on="anchor_id").sort("first_row")
+    return out.select("anchor", "documents", "scores" if cfg.output_scores else "labels")
+
+
 def _dataset(rows: pl.DataFrame, negs: pl.DataFrame, cfg: MiningConfig) -> pl.DataFrame:
     n = cfg.num_negatives
+    if cfg.output == "labeled-list":
+        return _labeled_list(rows, negs, cfg)
     if cfg.output == "triplets":
         out = rows.join(negs, on="anchor_id", how="inner").sort("row", "slot")
         cols = [pl.col("anchor"), pl.col("positive"), pl.col("negative")]

@@ -10,8 +10,9 @@ from pydantic import Field, model_validator
 from embedbench.config import StrictModel, validate_section
 from embedbench.models import DEFAULT_MODEL
 
-MiningOutput = Literal["triplets", "n-tuples", "binary-pairs"]
-"""Output shapes, named as everywhere else (:mod:`embedbench.data.shapes`)."""
+MiningOutput = Literal["triplets", "n-tuples", "binary-pairs", "labeled-list"]
+"""Output shapes, named as everywhere else (:mod:`embedbench.data.shapes`); ``labeled-list`` is
+sentence-transformers' ``(anchor, [documents], [labels])`` for rerankers (LambdaLoss, reranking evaluation)."""
 
 
 class MiningConfig(StrictModel):
@@ -32,7 +33,19 @@ class MiningConfig(StrictModel):
     min_score: float | None = Field(None, ge=-1.0, le=1.0, description="drop candidates scoring below")
     sampling: Literal["top", "random"] = Field("top", description="top | random")
     seed: int = Field(12345, ge=0, description="seed for random sampling, padding and the example sample")
-    output: MiningOutput = Field("triplets", description="triplets | n-tuples | binary-pairs")
+    output: MiningOutput = Field("triplets", description="triplets | n-tuples | binary-pairs | labeled-list")
+    include_positives: bool = Field(
+        False, description="keep the anchor's positives among the candidates (a full ranking, for reranking sets)"
+    )
+    teacher: str | None = Field(
+        None, min_length=1, description="rescore candidates with this (stronger) model for the false-negative filter"
+    )
+    teacher_relative_margin: float | None = Field(
+        0.05, ge=0.0, lt=1.0, description="with teacher: drop if teacher(a,c) > t_pos - |t_pos| * r"
+    )
+    teacher_absolute_margin: float | None = Field(
+        None, ge=0.0, le=2.0, description="with teacher: drop if teacher(a,c) + m > teacher(a,p)"
+    )
     output_scores: bool = Field(False, description="add similarity scores to the output")
     shortfall: Literal["keep", "drop", "pad-random"] = Field(
         "drop", description="anchors with fewer than num_negatives: keep them short, drop them, or pad at random"
@@ -59,6 +72,11 @@ class MiningConfig(StrictModel):
             raise ValueError(f"min_score ({self.min_score}) must be below max_score ({self.max_score})")
         if self.nlist is not None and self.nprobe > self.nlist:
             raise ValueError(f"nprobe ({self.nprobe}) cannot exceed nlist ({self.nlist})")
+        if self.include_positives and self.output not in ("n-tuples", "labeled-list"):
+            raise ValueError(
+                f"include_positives keeps the ranking order, which needs output 'n-tuples' or 'labeled-list' "
+                f"(got {self.output!r})"
+            )
         return self
 
 

@@ -24,6 +24,8 @@ FILTERS = (
     "relative_margin",
     "max_score",
     "min_score",
+    "teacher_absolute_margin",
+    "teacher_relative_margin",
 )
 """Filter names in the order they apply; each one counts the candidates it removed."""
 
@@ -78,6 +80,8 @@ def select_negatives(
     same_text_keys: np.ndarray,
     n_corpus: int,
     config: MiningConfig,
+    teacher_scores: np.ndarray | None = None,
+    teacher_positive: np.ndarray | None = None,
 ) -> Selection:
     """Filter one batch of retrieved candidates and pick each anchor's negatives.
 
@@ -92,11 +96,14 @@ def select_negatives(
         same_text_keys: sorted keys of corpus texts equal (normalised) to the anchor or a positive.
         n_corpus: corpus size (the key stride).
         config: the mining configuration (window, margins, score bounds, sampling, count).
+        teacher_scores: ``(B, k)`` the teacher's scores of the same candidates (rescoring), or None.
+        teacher_positive: ``(B,)`` the teacher's score of each anchor's (lowest) positive.
     """
     c = config
     valid = ids >= 0
     removed = dict.fromkeys(FILTERS, 0)
-    known = valid & is_member(anchor_rows, ids, n_corpus, positive_keys)
+    is_positive = valid & is_member(anchor_rows, ids, n_corpus, positive_keys)
+    known = np.zeros_like(is_positive) if c.include_positives else is_positive
     same = valid & ~known & is_member(anchor_rows, ids, n_corpus, same_text_keys)
     removed["known_positive"] = int(known.sum())
     removed["same_text"] = int(same.sum())
@@ -117,8 +124,14 @@ def select_negatives(
         checks.append(("max_score", scores > c.max_score))
     if c.min_score is not None:
         checks.append(("min_score", scores < c.min_score))
+    if teacher_scores is not None and teacher_positive is not None:
+        t_pos = teacher_positive[:, None]
+        if c.teacher_absolute_margin is not None:
+            checks.append(("teacher_absolute_margin", teacher_scores + c.teacher_absolute_margin > t_pos))
+        if c.teacher_relative_margin is not None:
+            checks.append(("teacher_relative_margin", teacher_scores > t_pos - np.abs(t_pos) * c.teacher_relative_margin))
     for name, drop in checks:
-        hit = keep & drop
+        hit = keep & drop & ~is_positive  # an included positive is never filtered out
         removed[name] = int(hit.sum())
         keep &= ~hit
 

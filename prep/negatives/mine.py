@@ -15,7 +15,11 @@ Differences from ``sentence_transformers.util.mine_hard_negatives``, on purpose:
   whitespace collapsed) is never a negative (sentence-transformers #2818);
 - positives are grouped by ``query_id`` when the pairs carry it (else by anchor text);
 - anchors short of negatives are counted once each, and are kept, dropped or padded as configured,
-  with dropped pairs returned in ``MiningResult.dropped`` (never silently).
+  with dropped pairs returned in ``MiningResult.dropped`` (never silently);
+- with ``teacher``, the retrieved candidates (only those) are rescored by a second, stronger
+  bi-encoder, and a candidate the teacher scores too close to the anchor's positive is dropped as a
+  likely false negative (``teacher_relative_margin`` / ``teacher_absolute_margin``), as
+  sentence-transformers does with a cross-encoder.
 """
 
 from __future__ import annotations
@@ -157,11 +161,34 @@ def _pad_random(sel_ids: np.ndarray, anchor: int, inp: MiningInputs, seed: int, 
     return picked
 
 
+def _teacher_scores(
+    teacher: Encoder, inp: MiningInputs, results: list[tuple[int, np.ndarray, np.ndarray]], a_ids: np.ndarray,
+    p_ids: np.ndarray,
+) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """The teacher's lowest positive score per anchor and its scores of every retrieved candidate, per batch."""
+    texts = inp.corpus.to_list()
+    wanted = np.unique(np.concatenate([p_ids, *(ids[ids >= 0].ravel() for _, _, ids in results)]))
+    emb = _encode(teacher, [texts[i] for i in wanted], "corpus (teacher)")
+    t_docs = np.zeros((len(texts), emb.shape[1]), dtype=np.float32)
+    t_docs[wanted] = emb
+    t_q = _encode(teacher, inp.anchors, "anchor (teacher)")
+    row_pos = np.einsum("ij,ij->i", t_q[a_ids], t_docs[p_ids])
+    t_pos = np.full(len(inp.anchors), np.inf, dtype=np.float32)
+    np.minimum.at(t_pos, a_ids, row_pos)
+    per_batch = {
+        start: np.where(ids >= 0, np.einsum("bd,bkd->bk", t_q[start : start + len(ids)], t_docs[np.maximum(ids, 0)]), np.nan)
+        for start, _, ids in results
+    }
+    return t_pos, per_batch
+
+
 def mine_hard_negatives(
     pairs: pl.DataFrame,
     corpus: pl.Series | Sequence[str] | None,
     encoder: Encoder,
     config: MiningConfig | None = None,
+    *,
+    teacher: Encoder | None = None,
 ) -> MiningResult:
     """Mine hard negatives for (anchor, positive) pairs from ``corpus`` plus all positives.
 
@@ -171,6 +198,7 @@ def mine_hard_negatives(
         corpus: candidate texts; ``None`` means the positives alone.
         encoder: any :class:`embedbench.encode.Encoder` (use ``load_encoder`` for the shared cache).
         config: a :class:`MiningConfig` (defaults: top-3 with relative margin 0.05 in ranks [0, 50)).
+        teacher: an encoder that rescores the retrieved candidates for the teacher margins (``config.teacher``).
 
     Returns:
         MiningResult with the dataset in sentence-transformers column order and its statistics.
@@ -214,11 +242,17 @@ def mine_hard_negatives(
     removed = dict.fromkeys(FILTERS, 0)
     in_window = 0
     k = cfg.range_max + inp.excluded_per_anchor
-    for start, scores, ids in search_batches(index, q_emb, k, batch_size=cfg.batch_size):
+    batches = search_batches(index, q_emb, k, batch_size=cfg.batch_size)
+    t_pos, t_scores = None, {}
+    if teacher is not None:  # rescoring needs every batch's candidates first
+        batches = list(batches)  # type: ignore[assignment]
+        t_pos, t_scores = _teacher_scores(teacher, inp, batches, a_ids, p_ids)  # type: ignore[arg-type]
+    for start, scores, ids in batches:
         rows = np.arange(start, start + len(ids))
         sel = select_negatives(
             ids, scores, anchor_rows=rows, anchor_uids=uids[rows], positive_scores=anchor_pos[rows],
             positive_keys=inp.positive_keys, same_text_keys=inp.same_text_keys, n_corpus=n_corpus, config=cfg,
+            teacher_scores=t_scores.get(start), teacher_positive=None if t_pos is None else t_pos[rows],
         )
         neg_ids[rows], neg_scores[rows], neg_ranks[rows] = sel.ids, sel.scores, sel.ranks
         for name, count in sel.removed.items():
@@ -249,5 +283,7 @@ def mine_hard_negatives(
 def mine_for_set(
     pairs: pl.DataFrame, corpus: pl.Series | Sequence[str] | None, cfg: MiningConfig
 ) -> MiningResult:
-    """Load ``cfg.model`` behind the shared embedding cache and mine ``pairs`` (the stage's and the CLI's entry)."""
-    return mine_hard_negatives(pairs, corpus, load_encoder(cfg.model), cfg)
+    """Load ``cfg.model`` (and ``cfg.teacher``) behind the shared embedding cache and mine ``pairs`` (the stage's
+    and the CLI's entry)."""
+    teacher = load_encoder(cfg.teacher) if cfg.teacher else None
+    return mine_hard_negatives(pairs, corpus, load_encoder(cfg.model), cfg, teacher=teacher)

@@ -22,8 +22,11 @@ def _as_dict(stats: Any) -> dict[str, Any]:
     return stats.to_dict() if hasattr(stats, "to_dict") else dict(stats)
 
 
-def plot_score_distributions(stats: Any, path: str | Path) -> Path:
-    """Write a PNG with the positive and mined-negative score histograms (atomically)."""
+def plot_score_distributions(
+    stats: Any, path: str | Path, *, title: str | None = None, negatives: str = "mined negatives",
+    xlabel: str = "cosine similarity to the anchor",
+) -> Path:
+    """Write a PNG with the positive and (mined-)negative score histograms of ``stats["histogram"]`` (atomically)."""
     import matplotlib  # optional and slow to import: only when a plot is drawn
 
     matplotlib.use("Agg")
@@ -37,11 +40,11 @@ def plot_score_distributions(stats: Any, path: str | Path) -> Path:
     fig, ax = plt.subplots(figsize=(7, 3.5), dpi=110)
     centres, width = (edges[:-1] + edges[1:]) / 2, edges[1] - edges[0]
     ax.bar(centres, pos, width=width, alpha=0.55, label=f"positives (n={int(pos.sum())})", color="tab:green")
-    ax.bar(centres, neg, width=width, alpha=0.55, label=f"mined negatives (n={int(neg.sum())})", color="tab:red")
+    ax.bar(centres, neg, width=width, alpha=0.55, label=f"{negatives} (n={int(neg.sum())})", color="tab:red")
     ax.set_xlim(lo - width, hi + width)
-    ax.set_xlabel("cosine similarity to the anchor")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("count")
-    ax.set_title(f"hard-negative mining: {s['config']['model']}")
+    ax.set_title(title or f"hard-negative mining: {s['config']['model']}")
     ax.legend()
     fig.tight_layout()
     path = Path(path)

@@ -30,7 +30,7 @@ def test_column_order_follows_sentence_transformers():
     assert list(SCORED) == ["sentence1", "sentence2", "score"]
     assert list(PAIR_CLASS) == ["premise", "hypothesis", "label"]
     assert list(LABELLED) == ["text", "label"]
-    assert set(SHAPES) == {"pairs", "triplets", "scored", "pair-class", "labelled"}
+    assert set(SHAPES) == {"pairs", "triplets", "scored", "pair-class", "labelled", "texts"}
 
 
 def test_extra_columns_pass_and_select_schema_drops_them():
@@ -70,7 +70,9 @@ def test_empty_frame_has_the_types():
 
 
 def test_one_vocabulary_names_every_shape():
-    assert set(SHAPE_NAMES) == {"pairs", "triplets", "n-tuples", "scored", "pair-class", "labelled", "binary-pairs"}
+    assert set(SHAPE_NAMES) == {
+        "pairs", "triplets", "n-tuples", "scored", "pair-class", "labelled", "binary-pairs", "texts"
+    }
     assert set(SHAPE_COLUMNS) == set(SHAPE_NAMES)
     assert set(SHAPES) < set(SHAPE_NAMES)
     assert SHAPE_COLUMNS["binary-pairs"] == tuple(BINARY_PAIR) == ("sentence1", "sentence2", "label")
@@ -88,6 +90,7 @@ def test_one_vocabulary_names_every_shape():
         (["sentence1", "sentence2", "label"], "binary-pairs", ("sentence1", "sentence2", "label")),
         (["premise", "hypothesis", "label"], "pair-class", ("premise", "hypothesis", "label")),
         (["text", "label"], "labelled", ("text", "label")),
+        (["text", "row"], "texts", ("text",)),
     ],
 )
 def test_detect_shape_from_columns(columns, name, shape_columns):

@@ -35,6 +35,8 @@ def toy_frame(shape: str) -> pl.DataFrame:
         )
     if shape == "labelled":
         return pl.DataFrame({"text": q, "label": ["animal", "space", "food", "nature"] * 2})
+    if shape == "texts":
+        return pl.DataFrame({"text": q + d})
     raise ValueError(shape)
 
 
