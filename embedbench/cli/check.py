@@ -1,0 +1,104 @@
+"""``embedbench check``, ``expected`` and ``calibrate``: the regression gate, its reference file and its tolerances.
+
+``check`` exits 1 on a significant regression beyond tolerance (2 on bad input) and prints its verdicts
+as a table, JSON, Markdown or JUnit XML (``--format``), optionally writing the others to files
+(``--json/--markdown/--junit FILE``) and appending the Markdown to ``$GITHUB_STEP_SUMMARY``.
+``expected`` writes an expected-results file for ``check --expected``; ``calibrate`` measures each
+task's noise and writes per-task tolerances into that file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from embedbench.cli._output import ConfigOption, console, err_console, user_errors
+from embedbench.cli.eval import ResultsOption
+from embedbench.config import DEFAULT_CONFIG
+from embedbench.errors import EXIT_FAILED_CHECK, EmbedbenchError
+from embedbench.evalsuite.config import load_eval_config
+from embedbench.evalsuite.gate import GateReport, check_configured, write_expected
+from embedbench.evalsuite.gate_formats import FORMATS, ci_text, render
+from embedbench.evalsuite.results import ResultsStore, display_name
+from embedbench.io import write_text_atomic
+
+STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
+"""GitHub Actions' step-summary file: when set, ``check`` appends its Markdown there."""
+
+
+@user_errors
+def check_command(
+    config: ConfigOption = DEFAULT_CONFIG,
+    candidate: Annotated[str | None, typer.Option("--candidate", help="model under test (default: \\[eval.check] candidate)")] = None,
+    baseline: Annotated[str | None, typer.Option("--baseline", help="reference model's stored results")] = None,
+    expected: Annotated[Path | None, typer.Option("--expected", help="reference expected-results JSON file")] = None,
+    task: Annotated[list[str] | None, typer.Option("--task", "-t", help="check only this task (repeatable)")] = None,
+    results: ResultsOption = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help=f"what goes to stdout: {', '.join(FORMATS)}")] = "text",
+    json_file: Annotated[Path | None, typer.Option("--json", help="also write the verdicts as JSON to this file")] = None,
+    markdown_file: Annotated[Path | None, typer.Option("--markdown", help="also write the Markdown summary to this file")] = None,
+    junit_file: Annotated[Path | None, typer.Option("--junit", help="also write JUnit XML (one test case per task) to this file")] = None,
+) -> None:
+    """Exit 1 when the candidate is significantly worse than the reference beyond the tolerance (2: bad input)."""
+    if fmt not in FORMATS:
+        raise EmbedbenchError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    cfg = load_eval_config(config)
+    report = check_configured(cfg, candidate=candidate, baseline=baseline, expected=expected, tasks=task or None,
+                              results=results, source=f"{config} [eval.check]")
+    for path, kind in ((json_file, "json"), (markdown_file, "markdown"), (junit_file, "junit")):
+        if path is not None:
+            write_text_atomic(path, render(report, kind))
+    summary = os.environ.get(STEP_SUMMARY)
+    if summary:
+        with open(summary, "a", encoding="utf-8") as f:
+            f.write(render(report, "markdown"))
+    if fmt == "text":
+        console.print(gate_table(report))
+        console.print(f"rule: {report.rule}", markup=False, highlight=False)
+        if report.passed:
+            console.print("[green]passed[/]: no significant regression beyond tolerance")
+    else:
+        print(render(report, fmt), end="")
+    if not report.passed:
+        names = ", ".join(r.task for r in report.failures)
+        (console if fmt == "text" else err_console).print(
+            f"[bold red]FAILED[/]: {len(report.failures)} task(s) regressed or missing: {names}")
+        raise typer.Exit(EXIT_FAILED_CHECK)
+
+
+@user_errors
+def expected_command(
+    out: Annotated[Path, typer.Argument(help="expected-results JSON file to write")],
+    model: Annotated[str, typer.Option("--model", "-m", help="model whose stored results become the expectation")],
+    config: ConfigOption = DEFAULT_CONFIG,
+    task: Annotated[list[str] | None, typer.Option("--task", "-t", help="only this task (repeatable)")] = None,
+    values_only: Annotated[bool, typer.Option("--values-only", help="keep metric values only, no per-item data")] = False,
+) -> None:
+    """Write an expected-results file (for `embedbench check --expected`) from stored results."""
+    cfg = load_eval_config(config)
+    path = write_expected(ResultsStore(cfg.results_dir), display_name(model), out, tasks=task or None,
+                          per_item=not values_only)
+    console.print(f"expected results written to {path}")
+
+
+def gate_table(report: GateReport) -> Table:
+    """The check as a table: values, difference with its CI, one-sided p (raw and adjusted), tolerance, verdict, why."""
+
+    def f(x: float | None, fmt: str = "{:.4f}") -> str:
+        return "-" if x is None else fmt.format(x)
+
+    table = Table(title=f"regression check: {report.candidate} vs {report.reference} (one-sided, alpha={report.alpha})")
+    for col in ("task", "metric", "candidate", "reference", "diff", f"{1 - report.alpha:.0%} CI", "p (worse)",
+                f"p ({report.correction})", "tolerance (from)", "verdict", "why"):
+        table.add_column(col)
+    for r in report.rows:
+        verdict = f"[bold red]{r.status}[/]" if r.failed else f"[green]{r.status}[/]"
+        table.add_row(escape(r.task), escape(r.metric), f(r.candidate), f(r.reference), f(r.diff, "{:+.4f}"), ci_text(r),
+                      f(r.p_value, "{:.3g}"), f(r.p_adjusted, "{:.3g}"), escape(f"{r.tolerance:g} ({r.tolerance_source})"),
+                      verdict, escape(r.reason))
+    return table
