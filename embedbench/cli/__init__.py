@@ -32,6 +32,7 @@ app.command("eval")(evaluation.eval_command)
 app.command("report")(evaluation.report_command)
 app.command("check")(check.check_command)
 app.command("expected")(check.expected_command)
+app.command("calibrate")(check.calibrate_command)
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from embedbench.cli._output import ConfigOption, console, err_console, user_erro
 from embedbench.cli.eval import ResultsOption
 from embedbench.config import DEFAULT_CONFIG
 from embedbench.errors import EXIT_FAILED_CHECK, EmbedbenchError
+from embedbench.evalsuite.calibrate import FLOOR, KINDS, SAFETY, calibrate
 from embedbench.evalsuite.config import load_eval_config
 from embedbench.evalsuite.gate import GateReport, check_configured, write_expected
 from embedbench.evalsuite.gate_formats import FORMATS, ci_text, render
@@ -102,3 +103,35 @@ def gate_table(report: GateReport) -> Table:
                       f(r.p_value, "{:.3g}"), f(r.p_adjusted, "{:.3g}"), escape(f"{r.tolerance:g} ({r.tolerance_source})"),
                       verdict, escape(r.reason))
     return table
+
+
+@user_errors
+def calibrate_command(
+    config: ConfigOption = DEFAULT_CONFIG,
+    expected: Annotated[Path | None, typer.Option("--expected", help="expected-results file to write tolerances into (default: \\[eval.check] expected)")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="model whose noise is measured (default: \\[eval.check] candidate)")] = None,
+    vary: Annotated[str, typer.Option("--vary", help=f"what to vary, comma-separated: {','.join(KINDS)}")] = ",".join(KINDS),
+    safety: Annotated[float, typer.Option("--safety", help="tolerance = max(safety x spread, floor)")] = SAFETY,
+    floor: Annotated[float, typer.Option("--floor", help="smallest tolerance written")] = FLOOR,
+) -> None:
+    """Measure each task's noise (batch size, threads, exact backends, a second run) and write per-task tolerances."""
+    cfg = load_eval_config(config)
+    path = expected or cfg.check.expected
+    if path is None:
+        raise EmbedbenchError("no expected-results file: pass --expected FILE.json or set [eval.check] expected")
+    spec = model or cfg.check.candidate
+    if not spec:
+        raise EmbedbenchError("no model: pass --model MODEL or set [eval.check] candidate")
+    kinds = tuple(k.strip() for k in vary.split(",") if k.strip())
+    noise = calibrate(cfg, path, spec, vary=kinds, safety=safety, floor=floor,
+                      log=lambda line: console.print(line, markup=False, highlight=False))
+    table = Table(title=f"noise of {display_name(spec)}: tolerance = max({safety:g} x spread, {floor:g})")
+    for col in ("task", "metric", "runs", "min", "max", "spread", "tolerance"):
+        table.add_column(col)
+    for n in noise:
+        values = list(n.values.values())
+        table.add_row(escape(n.task), escape(n.metric), str(len(values)), f"{min(values):.6f}", f"{max(values):.6f}",
+                      f"{n.spread:.2e}", f"{n.tolerance:.2e}")
+    console.print(table)
+    console.print(f"tolerances written to {path}; `embedbench check` uses them (its outputs name this file as their source)",
+                  markup=False, highlight=False)
