@@ -54,8 +54,9 @@ eval: setup ## evaluate the configured models on the configured tasks and write 
 report: setup ## rebuild the evaluation report from stored results
 	$(BIN)/embedbench report --config $(CONFIG)
 
-check: setup ## regression gate: fail when the candidate is significantly worse than the baseline
-	$(BIN)/embedbench check --config $(CONFIG)
+CHECK_CONFIG ?= bench-ci.toml
+check: setup ## the CI gate recipe (docs/ci/gate.sh) on bench-ci.toml: prep, train, eval, check; JUnit + Markdown in embedbench-gate/
+	EMBEDBENCH=$(BIN)/embedbench EMBEDBENCH_CONFIG=$(CHECK_CONFIG) bash docs/ci/gate.sh
 
 demo: prep train eval ## the main job: prep, train, eval and report
 
