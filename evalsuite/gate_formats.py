@@ -8,11 +8,15 @@ The text table printed by ``embedbench check`` lives in the CLI (it is a rich ta
 
 from __future__ import annotations
 
+import io
 import json
 import xml.etree.ElementTree as ET
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
 from embedbench.errors import EXIT_FAILED_CHECK, EXIT_OK
 from embedbench.evalsuite.gate import GateReport, GateRow
@@ -157,6 +161,34 @@ def _detail(r: GateRow, report: GateReport) -> str:
     return "\n".join(f"{k}: {v}" for k, v in fields)
 
 
+def gate_table(report: GateReport) -> Table:
+    """The check as a table: values, difference with its CI, one-sided p (raw and adjusted), tolerance, verdict, why."""
+    table = Table(title=f"regression check: {report.candidate} vs {report.reference} (one-sided, alpha={report.alpha})")
+    for col in ("task", "metric", "candidate", "reference", "diff", f"{1 - report.alpha:.0%} CI", "p (worse)",
+                f"p ({report.correction})", "tolerance (from)", "verdict", "why"):
+        table.add_column(col)
+    for r in report.rows:
+        verdict = f"[bold red]{r.status}[/]" if r.failed else f"[green]{r.status}[/]"
+        table.add_row(escape(r.task), escape(r.metric), _f(r.candidate), _f(r.reference), _f(r.diff, "{:+.4f}"),
+                      ci_text(r), _f(r.p_value, "{:.3g}"), _f(r.p_adjusted, "{:.3g}"),
+                      escape(f"{r.tolerance:g} ({r.tolerance_source})"), verdict, escape(r.reason))
+    return table
+
+
+def to_text(report: GateReport, width: int = 200) -> str:
+    """The table, the rule and the verdict as plain text (no colour)."""
+    out = io.StringIO()
+    console = Console(file=out, width=width, color_system=None, highlight=False)
+    console.print(gate_table(report))
+    console.print(f"rule: {report.rule}", markup=False)
+    if report.passed:
+        console.print("passed: no significant regression beyond tolerance")
+    else:
+        console.print(f"FAILED: {len(report.failures)} task(s) regressed or missing: "
+                      + ", ".join(r.task for r in report.failures), markup=False)
+    return out.getvalue()
+
+
 def render(report: GateReport, fmt: str) -> str:
-    """The report in ``fmt`` (``json``, ``markdown`` or ``junit``; the text table is the CLI's)."""
-    return {"json": to_json, "markdown": to_markdown, "junit": to_junit}[fmt](report)
+    """The report in ``fmt`` (``text``, ``json``, ``markdown`` or ``junit``)."""
+    return {"text": to_text, "json": to_json, "markdown": to_markdown, "junit": to_junit}[fmt](report)

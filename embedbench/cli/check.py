@@ -23,8 +23,8 @@ from embedbench.config import DEFAULT_CONFIG
 from embedbench.errors import EXIT_FAILED_CHECK, EmbedbenchError
 from embedbench.evalsuite.calibrate import FLOOR, KINDS, SAFETY, calibrate
 from embedbench.evalsuite.config import load_eval_config
-from embedbench.evalsuite.gate import GateReport, check_configured, write_expected
-from embedbench.evalsuite.gate_formats import FORMATS, ci_text, render
+from embedbench.evalsuite.gate import check_configured, write_expected
+from embedbench.evalsuite.gate_formats import FORMATS, gate_table, render
 from embedbench.evalsuite.results import ResultsStore, display_name
 from embedbench.io import write_text_atomic
 
@@ -85,24 +85,6 @@ def expected_command(
     path = write_expected(ResultsStore(cfg.results_dir), display_name(model), out, tasks=task or None,
                           per_item=not values_only)
     console.print(f"expected results written to {path}")
-
-
-def gate_table(report: GateReport) -> Table:
-    """The check as a table: values, difference with its CI, one-sided p (raw and adjusted), tolerance, verdict, why."""
-
-    def f(x: float | None, fmt: str = "{:.4f}") -> str:
-        return "-" if x is None else fmt.format(x)
-
-    table = Table(title=f"regression check: {report.candidate} vs {report.reference} (one-sided, alpha={report.alpha})")
-    for col in ("task", "metric", "candidate", "reference", "diff", f"{1 - report.alpha:.0%} CI", "p (worse)",
-                f"p ({report.correction})", "tolerance (from)", "verdict", "why"):
-        table.add_column(col)
-    for r in report.rows:
-        verdict = f"[bold red]{r.status}[/]" if r.failed else f"[green]{r.status}[/]"
-        table.add_row(escape(r.task), escape(r.metric), f(r.candidate), f(r.reference), f(r.diff, "{:+.4f}"), ci_text(r),
-                      f(r.p_value, "{:.3g}"), f(r.p_adjusted, "{:.3g}"), escape(f"{r.tolerance:g} ({r.tolerance_source})"),
-                      verdict, escape(r.reason))
-    return table
 
 
 @user_errors
