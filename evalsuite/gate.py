@@ -214,7 +214,7 @@ def _reason(row: GateRow, alpha: float, correction: str) -> str:
     if row.status == "within tolerance":
         return f"{drop} within tolerance {row.tolerance:g}"
     p = row.p_adjusted if row.p_adjusted is not None else row.p_value
-    p_name = "p" if correction == "none" else f"{correction}-adjusted p"
+    p_name = "p" if correction == "none" else f"{correction.capitalize()}-adjusted p"
     if row.status == "not significant":
         return f"{drop} beyond tolerance {row.tolerance:g} but not significant ({p_name} {p:.3g} >= alpha {alpha:g})"
     if p is None:

@@ -166,7 +166,8 @@ def gate_table(report: GateReport) -> Table:
     table = Table(title=f"regression check: {report.candidate} vs {report.reference} (one-sided, alpha={report.alpha})")
     for col in ("task", "metric", "candidate", "reference", "diff", f"{1 - report.alpha:.0%} CI", "p (worse)",
                 f"p ({report.correction})", "tolerance (from)", "verdict", "why"):
-        table.add_column(col)
+        long_text = col in ("tolerance (from)", "why")  # only these wrap (and fold long paths); numbers stay whole
+        table.add_column(col, no_wrap=not long_text, overflow="fold" if long_text else "ellipsis")
     for r in report.rows:
         verdict = f"[bold red]{r.status}[/]" if r.failed else f"[green]{r.status}[/]"
         table.add_row(escape(r.task), escape(r.metric), _f(r.candidate), _f(r.reference), _f(r.diff, "{:+.4f}"),
