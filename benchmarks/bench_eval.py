@@ -43,7 +43,11 @@ def make_scifact_slice(src: Path, dst: Path, n_docs: int, n_qrels: int = 0) -> N
     if n_qrels > 0:
         qrels = qrels[: n_qrels + 1]
     (dst / "qrels" / "test.tsv").write_text("\n".join(qrels) + "\n", encoding="utf-8")
-    shutil.copy(src / "queries.jsonl", dst / "queries.jsonl")
+    queries = (src / "queries.jsonl").read_text(encoding="utf-8").splitlines()
+    if n_qrels > 0:
+        judged = {line.split("\t")[0] for line in qrels[1:]}
+        queries = [q for q in queries if str(json.loads(q)["_id"]) in judged]
+    (dst / "queries.jsonl").write_text("\n".join(queries) + "\n", encoding="utf-8")
     corpus = (src / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
     if n_docs > 0:
         relevant = {line.split("\t")[1] for line in qrels[1:]}

@@ -84,13 +84,14 @@ def st_mining(encoder, mining_inputs, size) -> tuple[float, int]:
         return len(st_mine(ds, encoder.model, corpus=corpus, sampling_strategy="top", output_format="n-tuple",
                            use_faiss=True, batch_size=64, verbose=False, **bench_negatives.WINDOW))
 
-    return timed(run, rounds=size["rounds"])
+    return timed(run, rounds=size["heavy_rounds"])
 
 
 @pytest.mark.parametrize("cache", ["cold", "warm"])
 def test_mining_vs_sentence_transformers(bench, encoder, mining_inputs, st_mining, size, tmp_path, cache):
     from embedbench.prep.negatives import MiningConfig, mine_hard_negatives
 
+    bench.rounds = size["heavy_rounds"]
     pairs, corpus = mining_inputs
     cfg = MiningConfig(model=size["model"], output="n-tuples", index="flat", shortfall=size["mining_shortfall"],
                        **bench_negatives.WINDOW)
@@ -134,12 +135,13 @@ def by_hand(encoder, eval_data, size) -> dict[str, tuple[float, dict[str, float]
     """sentence-transformers evaluators + ``mteb.evaluate``, no shared cache: cold, then again (warm: model loaded)."""
     stsb, scifact = eval_data
     cold = bench_eval.by_hand_run(encoder.model, stsb, scifact)
-    warm_s, (_, scores) = timed(lambda: bench_eval.by_hand_run(encoder.model, stsb, scifact), rounds=size["rounds"])
+    warm_s, (_, scores) = timed(lambda: bench_eval.by_hand_run(encoder.model, stsb, scifact), rounds=size["heavy_rounds"])
     return {"cold": cold, "warm": (warm_s, scores)}
 
 
 @pytest.mark.parametrize("cache", ["cold", "warm"])
 def test_eval_suite_vs_by_hand(bench, eval_data, by_hand, size, tmp_path, monkeypatch, cache):
+    bench.rounds = size["heavy_rounds"]
     stsb, scifact = eval_data
     fresh = iter(range(1_000_000))
     monkeypatch.setenv("EMBEDBENCH_EMBEDDINGS", str(tmp_path / "warm.sqlite"))
