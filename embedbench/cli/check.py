@@ -56,8 +56,12 @@ def check_command(
             write_text_atomic(path, render(report, kind))
     summary = os.environ.get(STEP_SUMMARY)
     if summary:
-        with open(summary, "a", encoding="utf-8") as f:
-            f.write(render(report, "markdown"))
+        try:
+            with open(summary, "a", encoding="utf-8") as f:
+                f.write(render(report, "markdown"))
+        except OSError as exc:
+            raise EmbedbenchError(f"{STEP_SUMMARY}={summary}: cannot append the summary ({exc.strerror}); "
+                                  "unset it or point it at a writable file") from None
     if fmt == "text":
         console.print(gate_table(report))
         console.print(f"rule: {report.rule}", markup=False, highlight=False)

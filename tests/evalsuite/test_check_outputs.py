@@ -104,6 +104,12 @@ def test_config_and_usage_errors_exit_2_and_write_nothing(gate_workspace):
     assert not (gate_workspace / "j.xml").exists() and not (gate_workspace / "m.md").exists()
 
 
+def test_unwritable_step_summary_is_a_clear_error(gate_workspace, monkeypatch):
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(gate_workspace / "no-such-dir" / "summary.md"))
+    out = runner.invoke(app, ["check"])
+    assert out.exit_code == 2 and "GITHUB_STEP_SUMMARY=" in out.output and "Traceback" not in out.output
+
+
 def test_holm_and_bonferroni_worked_by_hand():
     p = [0.01, 0.04, 0.03]
     # Holm: sorted 0.01, 0.03, 0.04 -> 3*0.01 = 0.03, 2*0.03 = 0.06, max(0.06, 1*0.04) = 0.06
