@@ -52,7 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from embedbench.errors import EmbedbenchError
 from embedbench.evalsuite.results import ResultsStore, display_name
 from embedbench.evalsuite.statistics import aggregate as aggregate_metric
-from embedbench.evalsuite.statistics import bootstrap_ci, compare, has_ci, resample_indices
+from embedbench.evalsuite.statistics import bootstrap_ci, compare, has_ci, holm, resample_indices
 from embedbench.evalsuite.types import TaskResult
 from embedbench.io import read_json, write_json_atomic
 
@@ -225,24 +225,16 @@ def _reason(row: GateRow, alpha: float, correction: str) -> str:
 def adjust_p_values(p_values: list[float], method: str = "holm") -> list[float]:
     """Multiple-comparison adjusted p-values, in input order (``holm``, ``bonferroni`` or ``none``).
 
-    Holm: sort ascending, ``p_(i) * (m - i + 1)`` (i from 1), made non-decreasing by a running maximum,
-    capped at 1. Bonferroni: ``p * m`` capped at 1. Comparing the adjusted values with alpha controls
-    the family-wise error rate at alpha.
+    Holm: ``statistics.holm`` (the report's correction too). Bonferroni: ``p * m`` capped at 1.
+    Comparing the adjusted values with alpha controls the family-wise error rate at alpha.
     """
     if method not in CORRECTIONS:
         raise EmbedbenchError(f"unknown multiple-comparison correction {method!r}; choose one of: {', '.join(CORRECTIONS)}")
-    m = len(p_values)
-    if method == "none" or m == 0:
-        return list(p_values)
+    if method == "holm":
+        return holm(p_values)
     if method == "bonferroni":
-        return [min(1.0, p * m) for p in p_values]
-    order = sorted(range(m), key=lambda i: p_values[i])
-    out = [0.0] * m
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p_values[i]))
-        out[i] = running
-    return out
+        return [min(1.0, p * len(p_values)) for p in p_values]
+    return list(p_values)
 
 
 def _finish(rows: list[GateRow], alpha: float, correction: str) -> list[GateRow]:
