@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -108,6 +109,11 @@ def test_unwritable_step_summary_is_a_clear_error(gate_workspace, monkeypatch):
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(gate_workspace / "no-such-dir" / "summary.md"))
     out = runner.invoke(app, ["check"])
     assert out.exit_code == 2 and "GITHUB_STEP_SUMMARY=" in out.output and "Traceback" not in out.output
+
+
+def test_committed_json_schema_is_the_document_model():
+    committed = json.loads((Path(__file__).resolve().parents[2] / "docs/ci/check.schema.json").read_text())
+    assert committed == CheckDocument.model_json_schema()  # regenerate: see docs/ci/README.md
 
 
 def test_holm_and_bonferroni_worked_by_hand():
