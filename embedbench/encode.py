@@ -165,6 +165,7 @@ def load_encoder(
     device: str | None = None,
     backend: str = "torch",
     precision: str = "fp32",
+    threads: int | None = None,
 ) -> CachedEncoder:
     """Resolve and load a model (registry name, folder or hub id) behind the shared cache.
 
@@ -172,10 +173,11 @@ def load_encoder(
     ``backend`` (``torch``, ``onnx``, ``openvino``) and ``precision`` (``fp32``, ``int8``) pick how the
     transformer runs (``embedbench.backends``); other than torch fp32 they change the encoder's name
     (``name@onnx-int8``) and fingerprint, so cached embeddings never mix backends or precisions.
+    ``threads``: CPU threads of the backend (default: ``backends.cpu_threads()``).
     """
     from embedbench.backends import load_backend  # imports torch: only when a model loads
 
-    loaded = load_backend(models.resolve(name), backend, precision, device=device)
+    loaded = load_backend(models.resolve(name), backend, precision, device=device, threads=threads)
     info = loaded.info
     store = EmbeddingCache() if cache is True else (cache or None)
     return CachedEncoder(

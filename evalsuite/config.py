@@ -78,6 +78,8 @@ class CheckConfig(StrictModel):
     alpha: float = Field(0.05, gt=0, lt=0.5)
     tolerance: float = Field(0.01, ge=0)
     tolerances: dict[str, float] = Field(default_factory=dict)
+    correction: Literal["holm", "bonferroni", "none"] = "holm"
+    """Multiple-comparison correction of the per-task p-values (``evalsuite.gate.adjust_p_values``)."""
 
     @field_validator("tolerances")
     @classmethod

@@ -25,31 +25,43 @@ Expected-results file (JSON, committed; ``write_expected`` creates one from stor
           "value": 0.8203,                     # its expected value
           "dataset_hash": "9ab2…",             # optional: the data it was measured on (checked)
           "tolerance": 0.005,                  # optional: overrides the config's tolerance
+          "calibration": {"method": "…", …},  # optional: how `embedbench calibrate` measured it
           "per_item": {"id": […], "score": […], "gold": […]},   # optional: enables a paired test
           "aggregations": {"spearman": "spearman:score,gold"}
         }
       }
     }
+
+Multiple comparisons: a check asks one question per task, so with many tasks one of them would drop
+"significantly" by chance. The one-sided p-values of the tasks that have a test are adjusted together
+(Holm's step-down by default, Bonferroni or none on request: ``CORRECTIONS``) and a task regresses only
+when its *adjusted* p is below alpha, which keeps the chance of any false alarm across all tasks at
+or below alpha. Every output states the rule (``GateReport.rule``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from embedbench.errors import EmbedbenchError
-from embedbench.evalsuite.results import ResultsStore
+from embedbench.evalsuite.results import ResultsStore, display_name
 from embedbench.evalsuite.statistics import aggregate as aggregate_metric
-from embedbench.evalsuite.statistics import bootstrap_ci, compare, has_ci, resample_indices
+from embedbench.evalsuite.statistics import bootstrap_ci, compare, has_ci, holm, resample_indices
 from embedbench.evalsuite.types import TaskResult
 from embedbench.io import read_json, write_json_atomic
 
+if TYPE_CHECKING:
+    from embedbench.evalsuite.config import EvalConfig
+
 EXPECTED_FORMAT = "embedbench.expected/1"
+CORRECTIONS = ("holm", "bonferroni", "none")
+"""Multiple-comparison corrections of the per-task one-sided p-values (``adjust_p_values``)."""
 
 
 class ExpectedTask(BaseModel):
@@ -61,6 +73,7 @@ class ExpectedTask(BaseModel):
     value: float
     dataset_hash: str = ""
     tolerance: float | None = Field(None, ge=0)
+    calibration: dict[str, Any] = Field(default_factory=dict)
     per_item: dict[str, list[Any]] = Field(default_factory=dict)
     aggregations: dict[str, str] = Field(default_factory=dict)
 
@@ -91,6 +104,9 @@ class GateRow:
     p_value: float | None
     tolerance: float
     status: str  # ok | within tolerance | not significant | regressed | missing
+    tolerance_source: str = ""
+    p_adjusted: float | None = None
+    reason: str = ""
 
     @property
     def failed(self) -> bool:
@@ -106,6 +122,20 @@ class GateReport:
     reference: str
     alpha: float
     rows: list[GateRow]
+    correction: str = "holm"
+
+    @property
+    def rule(self) -> str:
+        """The decision rule in one sentence, multiple-comparison correction included."""
+        tested = sum(r.p_value is not None for r in self.rows)
+        how = {
+            "holm": f"Holm's step-down correction over the {tested} task(s) with a test (family-wise error <= alpha)",
+            "bonferroni": f"Bonferroni correction over the {tested} task(s) with a test (family-wise error <= alpha)",
+            "none": "no multiple-comparison correction (each task at alpha on its own)",
+        }[self.correction]
+        return (f"a task regresses when candidate < reference - tolerance and its one-sided p-value, adjusted by "
+                f"{how}, is below alpha = {self.alpha:g}; a task without per-item data fails on the tolerance alone; "
+                "a task without a candidate result fails as missing")
 
     @property
     def passed(self) -> bool:
@@ -173,6 +203,56 @@ def _status(diff: float, p: float | None, tol: float, alpha: float) -> str:
     return "regressed"
 
 
+def _reason(row: GateRow, alpha: float, correction: str) -> str:
+    """Why a row got its verdict, in words."""
+    if row.status == "missing":
+        return "no candidate result for this task; run `embedbench eval` on it"
+    assert row.diff is not None
+    if row.status == "ok":
+        return "candidate at or above the reference"
+    drop = f"drop {-row.diff:.4f}"
+    if row.status == "within tolerance":
+        return f"{drop} within tolerance {row.tolerance:g}"
+    p = row.p_adjusted if row.p_adjusted is not None else row.p_value
+    p_name = "p" if correction == "none" else f"{correction.capitalize()}-adjusted p"
+    if row.status == "not significant":
+        return f"{drop} beyond tolerance {row.tolerance:g} but not significant ({p_name} {p:.3g} >= alpha {alpha:g})"
+    if p is None:
+        return f"{drop} beyond tolerance {row.tolerance:g}; no per-item data, so no test: the tolerance decides"
+    return f"{drop} beyond tolerance {row.tolerance:g} and significant ({p_name} {p:.3g} < alpha {alpha:g})"
+
+
+def adjust_p_values(p_values: list[float], method: str = "holm") -> list[float]:
+    """Multiple-comparison adjusted p-values, in input order (``holm``, ``bonferroni`` or ``none``).
+
+    Holm: ``statistics.holm`` (the report's correction too). Bonferroni: ``p * m`` capped at 1.
+    Comparing the adjusted values with alpha controls the family-wise error rate at alpha.
+    """
+    if method not in CORRECTIONS:
+        raise EmbedbenchError(f"unknown multiple-comparison correction {method!r}; choose one of: {', '.join(CORRECTIONS)}")
+    if method == "holm":
+        return holm(p_values)
+    if method == "bonferroni":
+        return [min(1.0, p * len(p_values)) for p in p_values]
+    return list(p_values)
+
+
+def _finish(rows: list[GateRow], alpha: float, correction: str) -> list[GateRow]:
+    """Adjust the rows' p-values together, then decide each verdict and say why."""
+    tested = [i for i, r in enumerate(rows) if r.p_value is not None]
+    adjusted = adjust_p_values([rows[i].p_value for i in tested], correction)  # type: ignore[misc]
+    rows = list(rows)
+    for i, p in zip(tested, adjusted, strict=True):
+        rows[i] = replace(rows[i], p_adjusted=p)
+    out = []
+    for r in rows:
+        if r.status != "missing":
+            assert r.diff is not None
+            r = replace(r, status=_status(r.diff, r.p_adjusted, r.tolerance, alpha))
+        out.append(replace(r, reason=_reason(r, alpha, correction)))
+    return out
+
+
 def check_task(
     cand: TaskResult, ref: TaskResult, metric: str, *, tolerance: float, alpha: float, n: int, seed: int
 ) -> GateRow:
@@ -213,6 +293,8 @@ def run_check(
     alpha: float = 0.05,
     n: int = 1000,
     seed: int = 0,
+    correction: str = "holm",
+    tolerance_source: str = "run_check",
 ) -> GateReport:
     """Check ``candidate``'s stored results against ``baseline``'s or an expected file (exactly one).
 
@@ -227,33 +309,80 @@ def run_check(
         alpha: significance level of the one-sided test.
         n: bootstrap resamples / permutations.
         seed: resampling seed.
+        correction: multiple-comparison correction across tasks (``CORRECTIONS``).
+        tolerance_source: where ``tolerance`` and ``tolerances`` came from (e.g. ``"bench.toml [eval.check]"``);
+            the outputs then name ``"<it> tolerance"`` or ``"<it> tolerances.<task>"``.
     """
+    if correction not in CORRECTIONS:
+        raise EmbedbenchError(f"unknown multiple-comparison correction {correction!r}; choose one of: {', '.join(CORRECTIONS)}")
     if (baseline is None) == (expected is None):
         raise EmbedbenchError("give exactly one reference: --baseline MODEL or --expected FILE.json")
     tolerances = tolerances or {}
-    refs: list[tuple[TaskResult, str, float]] = []
+    refs: list[tuple[TaskResult, str, float, str]] = []
+
+    def configured(task: str) -> tuple[float, str]:
+        if task in tolerances:
+            return tolerances[task], f"{tolerance_source} tolerances.{task}"
+        return tolerance, f"{tolerance_source} tolerance"
+
     if expected is not None:
         exp = read_expected(expected)
         reference = str(expected)
         for task, entry in exp.tasks.items():
-            tol = entry.tolerance if entry.tolerance is not None else tolerances.get(task, tolerance)
-            refs.append((expected_as_result(exp.model, task, entry, str(expected)), entry.metric, tol))
+            if entry.tolerance is not None:
+                how = entry.calibration.get("method")
+                tol, src = entry.tolerance, f"{expected} (calibrated: {how})" if how else f"{expected} tolerance"
+            else:
+                tol, src = configured(task)
+            refs.append((expected_as_result(exp.model, task, entry, str(expected)), entry.metric, tol, src))
     else:
         reference = str(baseline)
         for r in store.load_all(models=[str(baseline)]):
-            refs.append((r, r.main_metric, tolerances.get(r.task, tolerance)))
+            refs.append((r, r.main_metric, *configured(r.task)))
         if not refs:
             raise EmbedbenchError(f"no stored results for baseline {baseline!r} in {store.root}; run `embedbench eval`")
     if tasks:
-        unknown = sorted(set(tasks) - {r.task for r, _, _ in refs})
+        unknown = sorted(set(tasks) - {r.task for r, *_ in refs})
         if unknown:
             raise EmbedbenchError(f"task(s) {unknown} not in the reference {reference}")
         refs = [x for x in refs if x[0].task in tasks]
     rows = []
-    for ref, metric, tol in refs:
+    for ref, metric, tol, src in refs:
         if not store.exists(candidate, ref.task):
-            rows.append(GateRow(ref.task, metric, None, ref.metrics[metric], None, None, None, None, tol, "missing"))
+            rows.append(GateRow(ref.task, metric, None, ref.metrics[metric], None, None, None, None, tol, "missing", src))
             continue
         cand = store.load(candidate, ref.task)
-        rows.append(check_task(cand, ref, metric, tolerance=tol, alpha=alpha, n=n, seed=seed))
-    return GateReport(candidate, reference, alpha, rows)
+        row = check_task(cand, ref, metric, tolerance=tol, alpha=alpha, n=n, seed=seed)
+        rows.append(replace(row, tolerance_source=src))
+    return GateReport(candidate, reference, alpha, _finish(rows, alpha, correction), correction)
+
+
+def check_configured(
+    cfg: EvalConfig,
+    *,
+    candidate: str | None = None,
+    baseline: str | None = None,
+    expected: str | Path | None = None,
+    tasks: list[str] | None = None,
+    results: str | Path | None = None,
+    source: str = "[eval.check]",
+) -> GateReport:
+    """``run_check`` with an ``[eval]`` config's defaults (what ``embedbench check`` and the pytest plugin run).
+
+    The reference is ``baseline`` or ``expected`` when given, else ``[eval.check]`` expected / baseline,
+    else the config's baseline model. ``source`` names the config in the outputs' tolerance sources.
+    """
+    chk = cfg.check
+    cand = candidate or chk.candidate
+    if not cand:
+        raise EmbedbenchError("no candidate: pass --candidate MODEL or set [eval.check] candidate")
+    if baseline is None and expected is None:
+        expected, baseline = chk.expected, chk.baseline
+        if expected is None and baseline is None:
+            baseline = cfg.baseline_model
+    return run_check(
+        ResultsStore(results or cfg.results_dir), display_name(cand),
+        baseline=display_name(baseline) if baseline else None, expected=expected,
+        tasks=tasks or chk.tasks, tolerance=chk.tolerance, tolerances=chk.tolerances, alpha=chk.alpha,
+        n=cfg.bootstrap, seed=cfg.seed, correction=chk.correction, tolerance_source=source,
+    )

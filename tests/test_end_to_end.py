@@ -7,7 +7,11 @@ regression gate compares the fine-tuned model with the committed expectations in
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import polars as pl
@@ -80,3 +84,19 @@ def test_pipeline_end_to_end(workdir, monkeypatch):
     check = runner.invoke(app, ["check", "--config", cfg])
     assert check.exit_code == 0, check.output
     assert "passed" in check.output
+
+    # the CI recipe (docs/ci/gate.sh, what `make check` runs): every step up to date, then the gate's files
+    summary = workdir / "step-summary.md"
+    env = {**os.environ, "EMBEDBENCH": f"{sys.executable} -m embedbench", "EMBEDBENCH_CONFIG": cfg,
+           "EMBEDBENCH_GATE_OUT": "gate", "GITHUB_STEP_SUMMARY": str(summary)}
+    env.pop("EMBEDBENCH_PR", None)
+    recipe = subprocess.run(["bash", str(ROOT / "docs/ci/gate.sh")], cwd=workdir, env=env, capture_output=True,
+                            text=True, timeout=600)
+    assert recipe.returncode == 0, recipe.stdout + recipe.stderr
+    assert "up to date" in recipe.stdout and "passed" in recipe.stdout
+    cases = ET.parse(workdir / "gate/junit.xml").getroot().findall("./testsuite/testcase")
+    assert sorted(c.get("name") for c in cases) == ["scifact-mini", "stsb"]
+    assert all(c.find("failure") is None for c in cases)
+    assert json.loads((workdir / "gate/check.json").read_text())["passed"] is True
+    assert summary.read_text() == (workdir / "gate/summary.md").read_text()
+    assert "embedbench check: passed" in summary.read_text()

@@ -1,7 +1,7 @@
 """The ``embedbench`` command line: one Typer app, an index of commands.
 
 Each command lives in the module of its group (``models``, ``cache``, ``prep``, ``mine``, ``train``,
-``eval``) as a plain function that parses options and calls one library function; this file only
+``eval``, ``check``) as a plain function that parses options and calls one library function; this file only
 registers them. Nothing outside ``embedbench.cli`` imports it.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from embedbench.cli import cache, contamination, losses, mine, models, prep, tasks, train
+from embedbench.cli import cache, check, contamination, losses, mine, models, prep, tasks, train
 from embedbench.cli import eval as evaluation
 from embedbench.errors import EXIT_BAD_INPUT, EXIT_FAILED_CHECK, EXIT_OK
 
@@ -38,8 +38,9 @@ app.command("train")(train.train_command)
 app.command("losses")(losses.losses_command)
 app.command("eval")(evaluation.eval_command)
 app.command("report")(evaluation.report_command)
-app.command("check")(evaluation.check_command)
-app.command("expected")(evaluation.expected_command)
+app.command("check")(check.check_command)
+app.command("expected")(check.expected_command)
+app.command("calibrate")(check.calibrate_command)
 app.command("tasks")(tasks.tasks_command)
 app.command("contamination")(contamination.contamination_command)
 

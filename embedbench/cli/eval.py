@@ -1,8 +1,6 @@
-"""``embedbench eval``, ``report``, ``check`` and ``expected``: evaluation, the report and the regression gate.
+"""``embedbench eval`` and ``report``: evaluation and the report (the regression gate is in ``cli/check.py``).
 
-``eval`` runs tasks and stores results, ``report`` renders the Markdown report from stored results,
-``check`` is the regression gate (exit 1 on a significant regression), ``expected`` writes an
-expected-results file for ``check --expected``.
+``eval`` runs tasks and stores results, ``report`` renders the Markdown report from stored results.
 """
 
 from __future__ import annotations
@@ -13,14 +11,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from embedbench.cli._output import ConfigOption, console, user_errors
 from embedbench.config import DEFAULT_CONFIG
-from embedbench.errors import EXIT_FAILED_CHECK, EmbedbenchError
 from embedbench.evalsuite.config import load_eval_config
 from embedbench.evalsuite.contamination import report_contamination
-from embedbench.evalsuite.gate import GateReport, run_check, write_expected
 from embedbench.evalsuite.report import build_report
 from embedbench.evalsuite.results import ResultsStore, display_name
 from embedbench.evalsuite.runner import run_eval
@@ -68,71 +63,6 @@ def report_command(
         contamination=report_contamination(cfg, log=lambda line: console.print(line, markup=False, highlight=False)),
     )
     console.print(f"report written to {path}")
-
-
-@user_errors
-def check_command(
-    config: ConfigOption = DEFAULT_CONFIG,
-    candidate: Annotated[str | None, typer.Option("--candidate", help="model under test (default: \\[eval.check] candidate)")] = None,
-    baseline: Annotated[str | None, typer.Option("--baseline", help="reference model's stored results")] = None,
-    expected: Annotated[Path | None, typer.Option("--expected", help="reference expected-results JSON file")] = None,
-    task: Annotated[list[str] | None, typer.Option("--task", "-t", help="check only this task (repeatable)")] = None,
-    results: ResultsOption = None,
-) -> None:
-    """Exit 1 when the candidate is significantly worse than the reference beyond the tolerance (2: bad input)."""
-    cfg = load_eval_config(config)
-    chk = cfg.check
-    cand = candidate or chk.candidate
-    if not cand:
-        raise EmbedbenchError("no candidate: pass --candidate MODEL or set [eval.check] candidate")
-    if baseline is None and expected is None:
-        expected, baseline = chk.expected, chk.baseline
-        if expected is None and baseline is None:
-            baseline = cfg.baseline_model
-    report = run_check(
-        ResultsStore(results or cfg.results_dir), display_name(cand),
-        baseline=display_name(baseline) if baseline else None, expected=expected,
-        tasks=task or chk.tasks, tolerance=chk.tolerance, tolerances=chk.tolerances, alpha=chk.alpha,
-        n=cfg.bootstrap, seed=cfg.seed,
-    )
-    console.print(gate_table(report))
-    if not report.passed:
-        console.print(f"[bold red]FAILED[/]: {len(report.failures)} task(s) regressed or missing")
-        raise typer.Exit(EXIT_FAILED_CHECK)
-    console.print("[green]passed[/]: no significant regression beyond tolerance")
-
-
-@user_errors
-def expected_command(
-    out: Annotated[Path, typer.Argument(help="expected-results JSON file to write")],
-    model: Annotated[str, typer.Option("--model", "-m", help="model whose stored results become the expectation")],
-    config: ConfigOption = DEFAULT_CONFIG,
-    task: Annotated[list[str] | None, typer.Option("--task", "-t", help="only this task (repeatable)")] = None,
-    values_only: Annotated[bool, typer.Option("--values-only", help="keep metric values only, no per-item data")] = False,
-) -> None:
-    """Write an expected-results file (for `embedbench check --expected`) from stored results."""
-    cfg = load_eval_config(config)
-    path = write_expected(ResultsStore(cfg.results_dir), display_name(model), out, tasks=task or None,
-                          per_item=not values_only)
-    console.print(f"expected results written to {path}")
-
-
-def gate_table(report: GateReport) -> Table:
-    """The check as a table: values, difference with its CI, one-sided p, tolerance and verdict."""
-
-    def f(x: float | None, fmt: str = "{:.4f}") -> str:
-        return "-" if x is None else fmt.format(x)
-
-    table = Table(title=f"regression check: {report.candidate} vs {report.reference} (one-sided, alpha={report.alpha})")
-    for col in ("task", "metric", "candidate", "reference", "diff", f"{1 - report.alpha:.0%} CI", "p (worse)",
-                "tolerance", "verdict"):
-        table.add_column(col)
-    for r in report.rows:
-        ci = f"[{r.low:+.4f}, {r.high:+.4f}]" if r.low is not None and r.high is not None else "-"
-        verdict = f"[bold red]{r.status}[/]" if r.failed else f"[green]{r.status}[/]"
-        table.add_row(r.task, r.metric, f(r.candidate), f(r.reference), f(r.diff, "{:+.4f}"), ci, f(r.p_value, "{:.3g}"),
-                      f"{r.tolerance:g}", verdict)
-    return table
 
 
 def reproduce_command(config: Path) -> str:
