@@ -115,6 +115,16 @@ def _fmt_ci(ci: CI | None) -> str:
     return f"[{ci.low:.4f}, {ci.high:.4f}]" if ci is not None and np.isfinite(ci.low) else ""
 
 
+def _fmt_spread(r: TaskResult, metric: str) -> str:
+    """For a result without per-item data whose runs were kept (mteb's classification experiments,
+    clustering subsets): ``± sd (n runs, min–max)``; empty otherwise."""
+    runs = r.provenance.get(f"{metric}_per_run")
+    std = r.metrics.get(f"{metric}_std")
+    if not isinstance(runs, list) or len(runs) < 2 or std is None:
+        return ""
+    return f" ± {std:.4f} sd ({len(runs)} runs, {min(runs):.4f}–{max(runs):.4f})"
+
+
 def summary_table(a: Analysis) -> list[str]:
     """Markdown rows: models × tasks, main metric [CI], best in bold, Δ vs baseline with marks."""
     header = "| model | " + " | ".join(f"{t}<br>({a.main_metric(t)})" for t in a.tasks) + " |"
@@ -135,7 +145,7 @@ def summary_table(a: Analysis) -> list[str]:
             v = r.metrics[metric]
             text = f"**{v:.4f}**" if best[t] is not None and v == best[t] else f"{v:.4f}"
             ci = _fmt_ci(a.cis.get((m, t, metric)))
-            text += f" {ci}" if ci else ""
+            text += f" {ci}" if ci else _fmt_spread(r, metric)
             c = a.comparisons.get((m, t))
             if c is not None:
                 text += f"<br>Δ {c.diff:+.4f}{_mark(a.holm_p[(m, t)])}"
@@ -189,10 +199,12 @@ def task_section(a: Analysis, task: str, figures: list[Figure], rel: str) -> lis
     first = rows[0][1]
     metrics = list(dict.fromkeys(k for _, r in rows for k in r.metrics))
     out = [f"## {task}", "", f"{first.task_type} on `{first.dataset}` ({first.n_items} items); main metric "
-           f"`{first.main_metric}`. Cells: value [95% CI] (no CI where the task kept no per-item data).", ""]
+           f"`{first.main_metric}`. Cells: value [95% CI] (no CI where the task kept no per-item data; ± sd is "
+           "then the spread over the task's own runs, as mteb reports them).", ""]
     out += ["| model | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
     for m, r in rows:
-        cells = [f"{r.metrics[k]:.4f} {_fmt_ci(a.cis.get((m, task, k)))}".strip() if k in r.metrics else "–" for k in metrics]
+        cells = [f"{r.metrics[k]:.4f} {_fmt_ci(a.cis.get((m, task, k)))}".strip()
+                 + ("" if (m, task, k) in a.cis else _fmt_spread(r, k)) if k in r.metrics else "–" for k in metrics]
         out.append(f"| {m} | " + " | ".join(cells) + " |")
     comps = [(m, a.comparisons[(m, task)]) for m, _ in rows if (m, task) in a.comparisons]
     if comps:

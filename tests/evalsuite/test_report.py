@@ -127,3 +127,16 @@ def test_rendering_is_pure_and_figures_are_a_separate_step(store, tmp_path):
         assert f"![{f.alt}](p_files/{f.file})" in text
     path = planned[0].draw(tmp_path / "figs")
     assert path == tmp_path / "figs" / planned[0].file and path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_mteb_runs_show_their_spread(tmp_path):
+    """An mteb result with no per-item data but its experiments kept: the report shows mean ± sd over runs."""
+    store = ResultsStore(tmp_path / "results")
+    runs = [0.70, 0.74, 0.72]
+    std = float(np.std(runs))
+    store.save(TaskResult("mteb-Banking77Classification", "mteb", "base", "fp-base", "banking77", "h", "accuracy",
+                          {"accuracy": 0.72, "accuracy_std": std}, provenance={"accuracy_per_run": runs}))
+    text = build_report(store, tmp_path / "reports", "spread", baseline=None, n_boot=100).read_text()
+    summary = text.split("## Summary")[1].split("\n## ")[0]
+    assert f"0.7200** ± {std:.4f} sd (3 runs, 0.7000–0.7400)" in summary
+    assert "± sd is then the spread over the task's own runs" in " ".join(text.split())
