@@ -4,6 +4,7 @@ a regression fails that test with the gate's table as the message."""
 from __future__ import annotations
 
 import json
+import shutil
 import tomllib
 from importlib import metadata
 from pathlib import Path
@@ -36,23 +37,36 @@ def test_fixture(no_regression):
 '''
 
 
-def test_user_suite_fails_on_a_regression_with_the_table(pytester, shared_data):
+@pytest.fixture(scope="module")
+def user_project(tmp_path_factory, shared_data):
+    """A user's folder: a 40-pair STSB task, the tiny model's stored result, its expected file and one it cannot meet.
+
+    Module-scoped, so everything it imports (torch, transformers) is imported before ``pytester`` snapshots
+    ``sys.modules`` (its teardown drops modules imported after that, and torch cannot be imported twice).
+    """
+    root = tmp_path_factory.mktemp("user-project")
     lines = (shared_data / "stsbenchmark" / "sts-test.csv").read_text(encoding="utf-8").splitlines()[:40]
-    (pytester.path / "sts.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (pytester.path / "bench.toml").write_text(
+    (root / "sts.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (root / "bench.toml").write_text(
         '[eval]\nmodels = ["tiny"]\nbootstrap = 200\n'
         'tasks = [{ name = "stsb-mini", task = "stsb", path = "sts.csv" }]\n'
     )
-    cfg = load_eval_config(pytester.path / "bench.toml")
+    cfg = load_eval_config(root / "bench.toml")
     run_eval(cfg, log=lambda s: None, show_progress=False)
-    expected = write_expected(ResultsStore(cfg.results_dir), "tiny", pytester.path / "expected.json")
+    expected = write_expected(ResultsStore(cfg.results_dir), "tiny", root / "expected.json")
     doc = json.loads(expected.read_text())
     doc["tasks"]["stsb-mini"].update(value=doc["tasks"]["stsb-mini"]["value"] + 0.3, per_item={}, aggregations={})
-    (pytester.path / "too-high.json").write_text(json.dumps(doc))
+    (root / "too-high.json").write_text(json.dumps(doc))
+    return root
+
+
+def test_user_suite_fails_on_a_regression_with_the_table(user_project, pytester):
+    shutil.copytree(user_project, pytester.path, dirs_exist_ok=True)
     pytester.makepyfile(test_user=USER_TESTS)
 
     registered = any(ep.value == "embedbench.pytest_plugin" for ep in metadata.entry_points(group="pytest11"))
-    result = pytester.runpytest(*([] if registered else ["-p", "embedbench.pytest_plugin"]))
+    # a subprocess: an in-process run unloads the modules it imported, which breaks C extensions for later tests
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *([] if registered else ["-p", "embedbench.pytest_plugin"]))
     result.assert_outcomes(passed=2, failed=1)
     text = result.stdout.str()
     assert "test_expectation_it_cannot_meet" in text and "RegressionError" in text
