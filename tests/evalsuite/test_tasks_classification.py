@@ -116,8 +116,8 @@ def test_banking77_slice_equals_mteb(shared_data, tmp_path):
     assert clu.per_item["v_measure"] == pytest.approx(b["v_measures"]["Level 0"], abs=1e-4)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("model", ["tiny", pytest.param("all-MiniLM-L6-v2", marks=pytest.mark.real)])
+@pytest.mark.real  # whole Banking77 (13k texts): minutes; the 5-intent slice above runs the same comparison in make test
+@pytest.mark.parametrize("model", ["tiny", "all-MiniLM-L6-v2"])
 def test_banking77_equals_mteb(shared_data, model):
     """All of Banking77: Banking77Classification's and Banking77Clustering's main scores, to 1e-4."""
     from embedbench.encode import load_encoder

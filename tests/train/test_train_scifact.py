@@ -37,7 +37,7 @@ def test_short_scifact_run_improves_dev_ndcg(shared_data, tmp_path):
     dev = pairs.filter(pl.col("query_id").is_in(dev_ids))
     train_pairs = pairs.filter(~pl.col("query_id").is_in(dev_ids)).sample(N_TRAIN_PAIRS, seed=7)
     mined_train = mine_for_set(train_pairs, corpus, MiningConfig(num_negatives=1, output="triplets"))
-    mined_dev = mine_for_set(dev, corpus, MiningConfig(num_negatives=3, output="n-tuples", shortfall="keep"))
+    mined_dev = mine_for_set(dev, corpus, MiningConfig(num_negatives=3, output="n-tuples", shortfall="pad-random"))
     mined_train.dataset.write_parquet(tmp_path / "train.parquet")
     mined_dev.dataset.write_parquet(tmp_path / "dev.parquet")
 
