@@ -39,7 +39,7 @@ RUN = "finetuned"
 """Default ``[train] run``: the trained model is ``models/finetuned``."""
 TRAINED = "@train"
 """In ``[eval] models`` and ``[eval.check] candidate``: the model ``[train]`` writes."""
-SECTIONS = ("prep", "train", "eval")
+SECTIONS = ("prep", "train", "eval", "compute")
 
 
 class StrictModel(BaseModel):
@@ -158,6 +158,7 @@ class Experiment(StrictModel):
     prep: dict[str, Any] | None = None
     train: dict[str, Any] | None = None
     eval: dict[str, Any] | None = None
+    compute: dict[str, Any] | None = None
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_CONFIG) -> Experiment:
