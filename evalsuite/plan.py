@@ -25,12 +25,15 @@ from typing import Any
 
 import numpy as np
 
+from embedbench import throughput as tp_module
 from embedbench.cache import text_hash
 from embedbench.io import read_manifest, sha256_text, write_json_atomic
 from embedbench.paths import cache_dir
+from embedbench.throughput import token_counts
 
 RECORD_DIM = 32
-"""Dimension of the recording encoder's vectors: small, so the dry run's scoring costs little."""
+"""Dimension of the recording encoder's vectors (at most 32: bytes of a SHA-256): small, so the dry run's
+scoring costs little."""
 
 
 class RecordingEncoder:
@@ -59,12 +62,12 @@ class RecordingEncoder:
         return RecordingEncoder(self.name, self.fingerprint, self.model.prompts, prompt or "", self.asked)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Record ``texts``; one unit vector per text (32 bytes of its SHA-256, centred)."""
+        """Record ``texts``; one unit vector per text (the first bytes of its SHA-256, centred)."""
         seen = self.asked.setdefault(self.prompt, {})
         out = np.empty((len(texts), RECORD_DIM), dtype=np.float32)
         for i, text in enumerate(texts):
             seen[text] = None
-            out[i] = np.frombuffer(hashlib.sha256(text.encode("utf-8")).digest(), dtype=np.uint8)
+            out[i] = np.frombuffer(hashlib.sha256(text.encode("utf-8")).digest()[:RECORD_DIM], dtype=np.uint8)
         out -= 127.5
         out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-6)
         return out
@@ -147,26 +150,6 @@ class Plan:
         return sum(p.to_encode for p in self.pairs if p.model == model and p.status == "run")
 
 
-class TokenCounter:
-    """Token counts of texts under a model's tokenizer, truncated at its max sequence length."""
-
-    def __init__(self, encoder: Any) -> None:
-        model = getattr(encoder, "model", None)
-        self.tokenizer = getattr(model, "tokenizer", None)
-        self.max_length = int(getattr(model, "max_seq_length", None) or 512)
-
-    def count(self, texts: list[str]) -> list[int]:
-        """Tokens of each text (special tokens included); a whitespace count without a tokenizer."""
-        if self.tokenizer is None:
-            return [min(len(t.split()) + 2, self.max_length) for t in texts]
-        out: list[int] = []
-        for start in range(0, len(texts), 4096):
-            ids = self.tokenizer(texts[start : start + 4096], add_special_tokens=True, truncation=True,
-                                 max_length=self.max_length)["input_ids"]
-            out.extend(len(x) for x in ids)
-        return out
-
-
 def cached_texts(encoder: Any, prompt: str, texts: list[str]) -> set[str]:
     """Of ``texts``, those the encoder's embedding cache already holds under ``prompt``."""
     cache = getattr(encoder, "cache", None)
@@ -196,7 +179,6 @@ def plan_pairs(pairs: Sequence[Any], *, throughput: Callable[[Any], Any] | None 
     recordings: dict[tuple[str, tuple[tuple[str, str], ...]], Recording] = {}
     measured: dict[int, Any] = {}
     will_hold: dict[tuple[int, str], set[str]] = {}  # (model, prompt) -> texts in the cache once earlier pairs ran
-    counters: dict[int, TokenCounter] = {}
     plan = Plan(machine=machine)
     for pair in pairs:
         row = PairPlan(pair.model.name, pair.name, pair.status, reason=pair.reason)
@@ -219,7 +201,6 @@ def plan_pairs(pairs: Sequence[Any], *, throughput: Callable[[Any], Any] | None 
         if id(encoder) not in measured:
             measured[id(encoder)] = throughput(encoder) if throughput is not None else None
             plan.throughputs[pair.model.name] = measured[id(encoder)]
-            counters[id(encoder)] = TokenCounter(encoder)
         missing: list[str] = []
         for prompt, texts in rec.asked.items():
             held = will_hold.setdefault((id(encoder), prompt), set())
@@ -231,7 +212,7 @@ def plan_pairs(pairs: Sequence[Any], *, throughput: Callable[[Any], Any] | None 
             missing.extend(prompt + t for t in new)
             if pair.status == "run":
                 held.update(fresh)
-        tokens = counters[id(encoder)].count(missing)
+        tokens = token_counts(encoder, missing) if missing else []
         row.to_encode, row.tokens = len(missing), sum(tokens)
         tp = measured[id(encoder)]
         row.encode_seconds = None if tp is None or estimate is None else float(estimate(tp, tokens))
@@ -243,10 +224,6 @@ def plan_pairs(pairs: Sequence[Any], *, throughput: Callable[[Any], Any] | None 
 def _throughput_functions(throughput: Callable[[Any], Any] | None,
                           estimate: Estimator | None) -> tuple[Callable[[Any], Any] | None, Estimator | None, str]:
     """The measuring and estimating functions and this machine's id (``embedbench.throughput`` by default)."""
-    try:
-        from embedbench import throughput as tp_module
-    except ImportError:  # the throughput module is not installed in this checkout: plan without estimates
-        return throughput, estimate, ""
     return (throughput or tp_module.throughput_of, estimate or tp_module.estimate_seconds,
             tp_module.machine_id())
 
