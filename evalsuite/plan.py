@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -102,7 +103,9 @@ def record_task(task: Any, prompts: dict[str, str] | None = None, key: str | Non
 def _record(task: Any, prompts: dict[str, str] | None) -> Recording:
     recorder = RecordingEncoder(prompts=prompts)
     started = time.perf_counter()
-    task.evaluate(recorder)
+    with warnings.catch_warnings():  # scores of random vectors: sklearn's ill-defined-metric warnings mean nothing
+        warnings.simplefilter("ignore")
+        task.evaluate(recorder)
     seconds = time.perf_counter() - started
     return Recording({p: list(texts) for p, texts in recorder.asked.items()}, seconds)
 
@@ -190,6 +193,7 @@ def plan_pairs(pairs: Sequence[Any], *, throughput: Callable[[Any], Any] | None 
             key = (pair.name, ())
             if key not in recordings:
                 recordings[key] = record_task(pair.task, key=task_key)
+                log(f"plan: {pair.name}: {recordings[key].seconds:.1f} s without encoding")
             row.encode_seconds, row.overhead_seconds = 0.0, recordings[key].seconds
             continue
         encoder = pair.model.get()
@@ -197,10 +201,15 @@ def plan_pairs(pairs: Sequence[Any], *, throughput: Callable[[Any], Any] | None 
         key = (pair.name, tuple(sorted(prompts.items())))
         if key not in recordings:
             recordings[key] = record_task(pair.task, prompts, key=task_key)
+            log(f"plan: {pair.name}: {sum(map(len, recordings[key].asked.values()))} texts, "
+                f"{recordings[key].seconds:.1f} s without encoding")
         rec = recordings[key]
         if id(encoder) not in measured:
             measured[id(encoder)] = throughput(encoder) if throughput is not None else None
-            plan.throughputs[pair.model.name] = measured[id(encoder)]
+            plan.throughputs[pair.model.name] = tp = measured[id(encoder)]
+            if tp is not None:
+                log(f"plan: {pair.model.name} ({getattr(tp, 'backend', '?')}-{getattr(tp, 'precision', '?')}): "
+                    f"{tp.short_per_s:.0f} short texts/s, {tp.long_per_s:.1f} long texts/s on this machine")
         missing: list[str] = []
         for prompt, texts in rec.asked.items():
             held = will_hold.setdefault((id(encoder), prompt), set())
