@@ -15,6 +15,7 @@ share one dry run per task.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -233,8 +234,23 @@ def plan_pairs(pairs: Sequence[Any], *, throughput: Callable[[Any], Any] | None 
 def _throughput_functions(throughput: Callable[[Any], Any] | None,
                           estimate: Estimator | None) -> tuple[Callable[[Any], Any] | None, Estimator | None, str]:
     """The measuring and estimating functions and this machine's id (``embedbench.throughput`` by default)."""
-    return (throughput or tp_module.throughput_of, estimate or tp_module.estimate_seconds,
-            tp_module.machine_id())
+    return (throughput or current_throughput, estimate or tp_module.estimate_seconds, tp_module.machine_id())
+
+
+def current_throughput(encoder: Any) -> Any:
+    """The encoder's remembered throughput (``throughput.throughput_of``) scaled to this machine's speed now.
+
+    A measurement remembered from a busier or quieter moment (a shared machine's load changes the speed
+    several-fold) would put every estimate off by the same factor, so the short probe is timed again
+    (about a second) and both rates are scaled by how much faster or slower it ran now.
+    """
+    remembered = tp_module.throughput_of(encoder)
+    short, _ = tp_module.probe_texts()
+    tp_module.warm_up(encoder)
+    seconds, _ = tp_module.timed_encode(encoder, short)
+    factor = len(short) / max(seconds, 1e-9) / remembered.short_per_s
+    return dataclasses.replace(remembered, short_per_s=remembered.short_per_s * factor,
+                               long_per_s=remembered.long_per_s * factor)
 
 
 def duration(seconds: float | None) -> str:
