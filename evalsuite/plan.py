@@ -179,9 +179,9 @@ def plan_pairs(pairs: Sequence[Any], *, throughput: Callable[[Any], Any] | None 
     ``throughput_of`` and ``estimate_seconds``; tests pass fakes.
     """
     started = time.perf_counter()
-    throughput, estimate, machine = _throughput_functions(throughput, estimate)
+    throughput, estimate, calibrate, machine = _throughput_functions(throughput, estimate)
     recordings: dict[tuple[str, tuple[tuple[str, str], ...]], Recording] = {}
-    measured: dict[int, Any] = {}
+    work: list[tuple[PairPlan, Any, list[str], list[int]]] = []  # (row, encoder, texts to encode, their tokens)
     will_hold: dict[tuple[int, str], set[str]] = {}  # (model, prompt) -> texts in the cache once earlier pairs ran
     plan = Plan(machine=machine)
     for pair in pairs:
@@ -205,12 +205,6 @@ def plan_pairs(pairs: Sequence[Any], *, throughput: Callable[[Any], Any] | None 
             log(f"plan: {pair.name}: {sum(map(len, recordings[key].asked.values()))} texts, "
                 f"{recordings[key].seconds:.1f} s without encoding")
         rec = recordings[key]
-        if id(encoder) not in measured:
-            measured[id(encoder)] = throughput(encoder) if throughput is not None else None
-            plan.throughputs[pair.model.name] = tp = measured[id(encoder)]
-            if tp is not None:
-                log(f"plan: {pair.model.name} ({getattr(tp, 'backend', '?')}-{getattr(tp, 'precision', '?')}): "
-                    f"{tp.short_per_s:.0f} short texts/s, {tp.long_per_s:.1f} long texts/s on this machine")
         missing: list[str] = []
         for prompt, texts in rec.asked.items():
             held = will_hold.setdefault((id(encoder), prompt), set())
@@ -223,34 +217,77 @@ def plan_pairs(pairs: Sequence[Any], *, throughput: Callable[[Any], Any] | None 
             if pair.status == "run":
                 held.update(fresh)
         tokens = token_counts(encoder, missing) if missing else []
-        row.to_encode, row.tokens = len(missing), sum(tokens)
-        tp = measured[id(encoder)]
-        row.encode_seconds = None if tp is None or estimate is None else float(estimate(tp, tokens))
-        row.overhead_seconds = rec.seconds
+        row.to_encode, row.tokens, row.overhead_seconds = len(missing), sum(tokens), rec.seconds
+        work.append((row, encoder, missing, tokens))
+    _estimate(plan, work, throughput, estimate, calibrate, log)
     plan.seconds = time.perf_counter() - started
     return plan
 
 
-def _throughput_functions(throughput: Callable[[Any], Any] | None,
-                          estimate: Estimator | None) -> tuple[Callable[[Any], Any] | None, Estimator | None, str]:
-    """The measuring and estimating functions and this machine's id (``embedbench.throughput`` by default)."""
-    return (throughput or current_throughput, estimate or tp_module.estimate_seconds, tp_module.machine_id())
+def _estimate(plan: Plan, work: list[tuple[PairPlan, Any, list[str], list[int]]], throughput: Any,
+              estimate: Estimator | None, calibrate: Any, log: Callable[[str], None]) -> None:
+    """Fill each row's ``encode_seconds``: per model its throughput, calibrated on a sample of its own texts."""
+    by_model: dict[int, list[tuple[PairPlan, Any, list[str], list[int]]]] = {}
+    for item in work:
+        by_model.setdefault(id(item[1]), []).append(item)
+    for items in by_model.values():
+        row0, encoder = items[0][0], items[0][1]
+        tp = throughput(encoder) if throughput is not None else None
+        if tp is not None and calibrate is not None and estimate is not None:
+            texts = [t for it in items if it[0].status == "run" for t in it[2]]
+            tokens = [n for it in items if it[0].status == "run" for n in it[3]]
+            tp = calibrate(encoder, tp, texts, tokens, estimate)
+        plan.throughputs[row0.model] = tp
+        if tp is not None:
+            log(f"plan: {row0.model} ({getattr(tp, 'backend', '?')}-{getattr(tp, 'precision', '?')}): "
+                f"{tp.short_per_s:.0f} short texts/s, {tp.long_per_s:.1f} long texts/s on this machine now")
+        for row, _, _, tokens in items:
+            row.encode_seconds = None if tp is None or estimate is None else float(estimate(tp, tokens))
 
 
-def current_throughput(encoder: Any) -> Any:
-    """The encoder's remembered throughput (``throughput.throughput_of``) scaled to this machine's speed now.
+def _throughput_functions(throughput: Callable[[Any], Any] | None, estimate: Estimator | None,
+                          ) -> tuple[Callable[[Any], Any] | None, Estimator | None, Any, str]:
+    """Measuring, estimating and calibrating functions and this machine's id (``embedbench.throughput``)."""
+    return (throughput or tp_module.throughput_of, estimate or tp_module.estimate_seconds, calibrate_throughput,
+            tp_module.machine_id())
 
-    A measurement remembered from a busier or quieter moment (a shared machine's load changes the speed
-    several-fold) would put every estimate off by the same factor, so the short probe is timed again
-    (about a second) and both rates are scaled by how much faster or slower it ran now.
+
+CALIBRATION_BLOCKS = 4
+"""Batches of short texts timed per model (each one batch of near-equal lengths, like the run's batches)."""
+
+
+def calibrate_throughput(encoder: Any, tp: Any, texts: list[str], tokens: list[int], estimate: Estimator) -> Any:
+    """``tp`` with its rates scaled to how fast ``encoder`` encodes a sample of ``texts`` on this machine now.
+
+    The remembered measurement (``throughput.throughput_of``) may come from a busier or quieter moment
+    (a shared machine's load changes the speed several-fold), and its one-batch probe pads short texts
+    more than a length-sorted run does. So a few batches of the texts this run will encode are timed
+    (without the cache: nothing is stored): batches of near-equal length at evenly spaced quantiles of
+    the short texts, and one of the long texts; each end's rate is scaled by measured / estimated.
     """
-    remembered = tp_module.throughput_of(encoder)
-    short, _ = tp_module.probe_texts()
+    batch = max(int(getattr(encoder, "batch_size", 64) or 64), 8)
+    mid = (tp.short_tokens + tp.long_tokens) / 2
+    order = sorted(range(len(texts)), key=tokens.__getitem__)
+    short = [i for i in order if tokens[i] < mid]
+    long = [i for i in order if tokens[i] >= mid]
+    if not order:
+        return tp
     tp_module.warm_up(encoder)
-    seconds, _ = tp_module.timed_encode(encoder, short)
-    factor = len(short) / max(seconds, 1e-9) / remembered.short_per_s
-    return dataclasses.replace(remembered, short_per_s=remembered.short_per_s * factor,
-                               long_per_s=remembered.long_per_s * factor)
+    factors: dict[str, float] = {}
+    for name, group, blocks in (("short", short, CALIBRATION_BLOCKS), ("long", long, 1)):
+        if not group:
+            continue
+        measured = expected = 0.0
+        for k in range(blocks):
+            centre = int((k + 0.5) * len(group) / blocks)
+            idx = group[max(0, centre - batch // 2) : centre - batch // 2 + batch] or group[:batch]
+            seconds, _ = tp_module.timed_encode(encoder, [texts[i] for i in idx])
+            measured += seconds
+            expected += float(estimate(tp, [tokens[i] for i in idx]))
+        factors[name] = measured / max(expected, 1e-9)
+    f_short = factors.get("short", factors.get("long", 1.0))
+    f_long = factors.get("long", f_short)
+    return dataclasses.replace(tp, short_per_s=tp.short_per_s / f_short, long_per_s=tp.long_per_s / f_long)
 
 
 def duration(seconds: float | None) -> str:

@@ -37,7 +37,7 @@ def fake_throughput(monkeypatch):
     measured: list[str] = []
 
     def functions(throughput, estimate):
-        return (lambda enc: measured.append(enc.name) or FakeThroughput()), fake_estimate, "test-machine"
+        return (lambda enc: measured.append(enc.name) or FakeThroughput()), fake_estimate, None, "test-machine"
 
     monkeypatch.setattr(plan_module, "_throughput_functions", functions)
     return measured
@@ -174,13 +174,13 @@ def test_duration_reads():
     assert [duration(s) for s in (None, 12.4, 185, 3720)] == ["–", "12 s", "3 min 05 s", "1 h 02 min"]
 
 
-def test_current_throughput_rescales_a_remembered_measurement(monkeypatch):
-    """A measurement remembered from a slower moment is scaled to the speed the short probe runs at now."""
+def test_calibration_rescales_a_remembered_measurement(monkeypatch):
+    """A measurement remembered from a slower moment is scaled to the speed a sample of the run's texts runs at now."""
     from embedbench import throughput as tp_module
     from embedbench.throughput import Throughput
 
     class Timed:
-        name, fingerprint = "timed", "t"
+        name, fingerprint, batch_size = "timed", "t", 16
 
         def _encode_model(self, texts):
             import time
@@ -190,8 +190,10 @@ def test_current_throughput_rescales_a_remembered_measurement(monkeypatch):
 
         encode = _encode_model
 
+    monkeypatch.setattr(tp_module, "probe_texts", lambda: (["a"] * 4, ["b"]))
     slow = Throughput(short_per_s=50.0, long_per_s=5.0, short_tokens=15, long_tokens=256, backend="torch",
                       precision="fp32", machine="m")
-    monkeypatch.setattr(tp_module, "throughput_of", lambda enc: slow)
-    now = plan_module.current_throughput(Timed())
+    texts = [f"t{i}" for i in range(200)]
+    now = plan_module.calibrate_throughput(Timed(), slow, texts, [15] * 200, tp_module.estimate_seconds)
     assert 250 < now.short_per_s <= 500 and now.long_per_s / now.short_per_s == pytest.approx(0.1)
+    assert plan_module.calibrate_throughput(Timed(), slow, [], [], tp_module.estimate_seconds) == slow
