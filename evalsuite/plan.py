@@ -176,7 +176,8 @@ def plan_pairs(pairs: Sequence[Any], *, throughput: Callable[[Any], Any] | None 
     """The plan of ``runner.Pair`` s (in run order); loads each model that has work (the run reuses it).
 
     ``throughput(encoder)`` and ``estimate(tp, token_counts)`` default to ``embedbench.throughput``'s
-    ``throughput_of`` and ``estimate_seconds``; tests pass fakes.
+    ``throughput_of`` and ``estimate_seconds``, the former calibrated on the run's own texts
+    (:func:`calibrate_throughput`); tests pass fakes (and no calibration).
     """
     started = time.perf_counter()
     throughput, estimate, calibrate, machine = _throughput_functions(throughput, estimate)
