@@ -325,9 +325,11 @@ def run_eval(
     After the run, ``plan.json`` (estimated and measured seconds per pair) and ``models.json`` (facts of
     each model loaded) are written beside the results.
     """
+    started = time.perf_counter()
     store, pairs = prepare_run(cfg, models=models, tasks=tasks, force=force, show_progress=show_progress,
                                source=source)
     plan = plan_pairs(pairs, log=log)
+    plan.seconds = time.perf_counter() - started  # planning includes resolving the models (a cold backend choice)
     for line in format_plan(plan, compact=not plan_only):
         log(line)
     run = EvalRun(plan=plan)
