@@ -315,3 +315,39 @@ def test_cli_resolve_shows_the_auto_choice_and_its_measurements(monkeypatch, tmp
         assert word in result.stdout
     listed = CliRunner().invoke(app, ["models"])
     assert "Backend auto on this machine" in listed.stdout and "tiny: " in listed.stdout
+
+
+# ---- backend auto scores what torch fp32 scores (STS Benchmark and the SciFact slice) ----
+
+
+def _main_metrics(model: str, backend: str | None, limit: int | None) -> tuple[dict[str, float], object]:
+    from embedbench.evalsuite.tasks import get_task
+
+    enc = load_encoder(model, backend=backend, cache=False, show_progress=False)
+    tasks = [get_task("stsb", limit=limit) if limit else get_task("stsb"), get_task("scifact-mini")]
+    out = {}
+    for task in tasks:
+        result = task.evaluate(enc)
+        out[task.name] = float(result.metrics[result.main_metric])
+    return out, enc
+
+
+def _auto_matches_torch(model: str, limit: int | None, monkeypatch, tmp_path) -> dict[str, float]:
+    monkeypatch.setenv("EMBEDBENCH_CACHE", str(tmp_path))  # a fresh choice; the session's models and exports stay
+    ref, _ = _main_metrics(model, "torch", limit)
+    got, enc = _main_metrics(model, "auto", limit)
+    assert enc.name == model and enc.backend_reason.startswith("auto: ")
+    for task, value in ref.items():
+        assert abs(got[task] - value) < 1e-4, (task, enc.backend, got[task], value)
+    return ref
+
+
+@pytest.mark.slow
+def test_auto_scores_like_torch_fp32_tiny(shared_data, monkeypatch, tmp_path):
+    _auto_matches_torch("tiny", 300, monkeypatch, tmp_path)
+
+
+@pytest.mark.real
+def test_auto_scores_like_torch_fp32_minilm(shared_data, monkeypatch, tmp_path):
+    ref = _auto_matches_torch("all-MiniLM-L6-v2", None, monkeypatch, tmp_path)
+    assert ref["stsb"] == pytest.approx(0.8203, abs=5e-4)  # the published score: the reference is right
