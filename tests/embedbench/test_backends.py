@@ -283,6 +283,7 @@ def test_auto_leaves_out_a_backend_that_does_not_load_and_keeps_torch(monkeypatc
     assert hub.backend is Backend.TORCH and "hub model" in hub.reason
 
 
+@pytest.mark.slow
 def test_auto_on_a_real_model_is_remembered_shared_and_recorded(monkeypatch, tmp_path):
     """tiny under auto: plain name, the chosen backend's fingerprint and cache space, the reason in provenance."""
     from embedbench import backend_auto
