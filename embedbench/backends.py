@@ -57,9 +57,14 @@ from embedbench.errors import EmbedbenchError
 from embedbench.io import file_sha256, package_versions, read_manifest, write_json_atomic
 from embedbench.models import ResolvedModel, _materialise, load_resolved
 from embedbench.paths import models_dir
+from embedbench.throughput import cpu_threads
+
+__all__ = ["BackendInfo", "LoadedBackend", "choose_backend", "cpu_threads", "describe", "export", "load_backend"]
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+    from embedbench.backend_auto import Choice
 
 # Bump when a recipe changes: old exports and their cached embeddings are then left alone.
 RECIPE_VERSION = 2
@@ -88,14 +93,6 @@ class LoadedBackend:
 
     model: SentenceTransformer
     info: BackendInfo
-
-
-def cpu_threads() -> int:
-    """Intra-op threads to use: the CPUs this process may run on (cores on a small VM)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def export_dir(resolved: ResolvedModel, backend: Backend, precision: Precision) -> Path:
@@ -305,9 +302,7 @@ def describe(
     precision = parse_precision(precision)
     check_choice(choice, precision)
     if choice == AUTO:
-        from embedbench.backend_auto import choose
-
-        picked = choose(resolved, device=device, threads=threads)
+        picked = choose_backend(resolved, device=device, threads=threads)
         info = describe(resolved, picked.backend, picked.precision)
         return replace(info, name=resolved.name, reason=f"auto: {picked.reason}")
     backend = parse_backend(choice)
@@ -323,6 +318,20 @@ def describe(
     if "fingerprint" not in meta:
         raise EmbedbenchError(f"{folder / MANIFEST} has no fingerprint; delete {folder} and run again to re-export")
     return BackendInfo(name, str(folder), str(meta["fingerprint"]), backend, precision, reason)
+
+
+def choose_backend(
+    resolved: ResolvedModel, *, device: str | None = None, threads: int | None = None, remeasure: bool = False,
+) -> Choice:
+    """Backend auto's choice for a model here (:func:`embedbench.backend_auto.choose`), loading candidates with
+    :func:`load_backend` when it has to measure."""
+    from embedbench.backend_auto import choose
+
+    def load(backend: Backend) -> tuple[SentenceTransformer, str]:
+        loaded = load_backend(resolved, backend, Precision.FP32, threads=threads)
+        return loaded.model, loaded.info.fingerprint
+
+    return choose(resolved, load=load, device=device, remeasure=remeasure)
 
 
 def _fixed_reason(backend: Backend, precision: Precision) -> str:

@@ -14,6 +14,7 @@ very different length are enough to estimate a mixed workload.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
 from collections.abc import Sequence
@@ -72,6 +73,14 @@ def _probe_data() -> dict[str, Any]:
     return json.loads(PROBE_FILE.read_text(encoding="utf-8"))
 
 
+def cpu_threads() -> int:
+    """Intra-op threads to use: the CPUs this process may run on (cores on a small VM)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 @cache
 def machine_id() -> str:
     """What measured speeds depend on, as a short string: CPU model, usable cores, GPU if any.
@@ -79,8 +88,6 @@ def machine_id() -> str:
     No host name: containers get a new one on every start, and two machines with the same CPU and
     core count encode at the same speed.
     """
-    from embedbench.backends import cpu_threads  # the one definition of "usable cores"
-
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():

@@ -73,13 +73,12 @@ def resolve_command(
 
     With backend auto, also the measurements the choice rests on.
     """
-    from embedbench.backend_auto import choose
     from embedbench.backend_spec import AUTO, default_backend, parse_choice
-    from embedbench.backends import describe  # imports torch: keep `embedbench --help` instant
+    from embedbench.backends import choose_backend, describe  # torch: keep --help instant
 
     resolved = resolve(name)
     choice = default_backend() if backend is None else parse_choice(backend)
-    picked = choose(resolved, remeasure=remeasure) if choice == AUTO else None
+    picked = choose_backend(resolved, remeasure=remeasure) if choice == AUTO else None
     r = describe(resolved, choice, precision)
     console.print(f"{r.name}\t{r.path}\t{r.fingerprint}", soft_wrap=True)
     if picked is not None:

@@ -236,30 +236,32 @@ class FakeBackend:
 
 
 def _fake_candidates(monkeypatch, fakes, failing=()):
+    """A loader giving the fakes (as models), and a clock that charges each fake its fixed seconds per text."""
     from embedbench import backend_auto, throughput
 
-    def load(resolved, backend, threads, batch_size):
+    def load(backend):
         if backend in failing:
             raise RuntimeError("unsupported operator Foo\nmore detail")
-        return fakes[backend]
+        return fakes[backend], fakes[backend].fingerprint
 
-    monkeypatch.setattr(backend_auto, "_load", load)
+    monkeypatch.setattr(backend_auto, "ProbeEncoder", lambda loaded, name, backend, batch_size: loaded[0])
     monkeypatch.setattr(throughput, "timed_encode", lambda enc, texts: (enc.seconds * len(texts), enc._encode_model(texts)))
+    return load
 
 
 def test_auto_picks_the_fastest_exact_backend_and_says_why(monkeypatch, tmp_path):
     from embedbench import backend_auto
 
     monkeypatch.setenv("EMBEDBENCH_CACHE", str(tmp_path))
-    _fake_candidates(monkeypatch, {
+    load = _fake_candidates(monkeypatch, {
         Backend.TORCH: FakeBackend(Backend.TORCH, 0.03),
         Backend.ONNX: FakeBackend(Backend.ONNX, 0.01, offset=1e-3),  # fastest, but not exact
         Backend.OPENVINO: FakeBackend(Backend.OPENVINO, 0.02, offset=3e-7),
     })
     model = backends.ResolvedModel("m", str(tmp_path), "fp-m")
-    choice = backend_auto.choose(model)
+    choice = backend_auto.choose(model, load=load)
     assert choice.backend is Backend.OPENVINO and choice.rounds == 1  # 1/3 faster than torch: a clear lead
-    assert choice.reason.startswith("fastest exact fp32 (openvino 50/s, torch 33.3/s long texts)")
+    assert choice.reason.startswith("fastest exact fp32 on the probe: openvino 1.6 s (50 long/s), torch 2.4 s (33.3 long/s)")
     assert "onnx not exact: max abs diff 1.0e-03" in choice.reason
     onnx = next(c for c in choice.candidates if c.backend == "onnx")
     assert not onnx.exact and onnx.throughput["long_per_s"] == pytest.approx(100)
@@ -267,22 +269,23 @@ def test_auto_picks_the_fastest_exact_backend_and_says_why(monkeypatch, tmp_path
     assert [e["backend"] for e in stored.values()] == ["openvino"]
     assert len(json.loads((tmp_path / "throughput.json").read_text())) == 3  # every candidate's speed is kept
     monkeypatch.setattr(backend_auto, "measure_choice", lambda *a, **k: pytest.fail("measured twice"))
-    assert backend_auto.choose(model) == choice  # remembered per fingerprint + machine
+    assert backend_auto.choose(model, load=load) == choice  # remembered per fingerprint + machine
 
 
 def test_auto_leaves_out_a_backend_that_does_not_load_and_keeps_torch(monkeypatch, tmp_path):
     from embedbench import backend_auto
 
     monkeypatch.setenv("EMBEDBENCH_CACHE", str(tmp_path))
-    _fake_candidates(monkeypatch, {Backend.TORCH: FakeBackend(Backend.TORCH, 0.03),
-                                   Backend.ONNX: FakeBackend(Backend.ONNX, 0.029)}, failing=(Backend.OPENVINO,))
-    choice = backend_auto.choose(backends.ResolvedModel("m", str(tmp_path), "fp-m"))
+    load = _fake_candidates(monkeypatch, {Backend.TORCH: FakeBackend(Backend.TORCH, 0.03),
+                                          Backend.ONNX: FakeBackend(Backend.ONNX, 0.029)}, failing=(Backend.OPENVINO,))
+    choice = backend_auto.choose(backends.ResolvedModel("m", str(tmp_path), "fp-m"), load=load)
     assert choice.backend is Backend.ONNX and choice.rounds == backend_auto.MAX_ROUNDS  # too close to stop early
     assert "openvino does not load: unsupported operator Foo" in choice.reason
-    hub = backend_auto.choose(backends.ResolvedModel("org/m", "org/m", "hub:org/m", is_local=False))
+    hub = backend_auto.choose(backends.ResolvedModel("org/m", "org/m", "hub:org/m", is_local=False), load=load)
     assert hub.backend is Backend.TORCH and "hub model" in hub.reason
 
 
+@pytest.mark.slow
 def test_auto_on_a_real_model_is_remembered_shared_and_recorded(monkeypatch, tmp_path):
     """tiny under auto: plain name, the chosen backend's fingerprint and cache space, the reason in provenance."""
     from embedbench import backend_auto
@@ -315,3 +318,39 @@ def test_cli_resolve_shows_the_auto_choice_and_its_measurements(monkeypatch, tmp
         assert word in result.stdout
     listed = CliRunner().invoke(app, ["models"])
     assert "Backend auto on this machine" in listed.stdout and "tiny: " in listed.stdout
+
+
+# ---- backend auto scores what torch fp32 scores (STS Benchmark and the SciFact slice) ----
+
+
+def _main_metrics(model: str, backend: str | None, limit: int | None) -> tuple[dict[str, float], object]:
+    from embedbench.evalsuite.tasks import get_task
+
+    enc = load_encoder(model, backend=backend, cache=False, show_progress=False)
+    tasks = [get_task("stsb", limit=limit) if limit else get_task("stsb"), get_task("scifact-mini")]
+    out = {}
+    for task in tasks:
+        result = task.evaluate(enc)
+        out[task.name] = float(result.metrics[result.main_metric])
+    return out, enc
+
+
+def _auto_matches_torch(model: str, limit: int | None, monkeypatch, tmp_path) -> dict[str, float]:
+    monkeypatch.setenv("EMBEDBENCH_CACHE", str(tmp_path))  # a fresh choice; the session's models and exports stay
+    ref, _ = _main_metrics(model, "torch", limit)
+    got, enc = _main_metrics(model, "auto", limit)
+    assert enc.name == model and enc.backend_reason.startswith("auto: ")
+    for task, value in ref.items():
+        assert abs(got[task] - value) < 1e-4, (task, enc.backend, got[task], value)
+    return ref
+
+
+@pytest.mark.slow
+def test_auto_scores_like_torch_fp32_tiny(shared_data, monkeypatch, tmp_path):
+    _auto_matches_torch("tiny", 300, monkeypatch, tmp_path)
+
+
+@pytest.mark.real
+def test_auto_scores_like_torch_fp32_minilm(shared_data, monkeypatch, tmp_path):
+    ref = _auto_matches_torch("all-MiniLM-L6-v2", None, monkeypatch, tmp_path)
+    assert ref["stsb"] == pytest.approx(0.8203, abs=5e-4)  # the published score: the reference is right
