@@ -24,23 +24,24 @@ from pathlib import Path
 import numpy as np
 
 from embedbench.errors import EmbedbenchError
-from embedbench.evalsuite.contamination import TaskAudit
-from embedbench.evalsuite.plots import CIFigure, DiffFigure, Figure
-from embedbench.evalsuite.results import ResultsStore
-from embedbench.evalsuite.statistics import (
-    CI,
-    Comparison,
-    align,
-    bootstrap_ci,
-    columns,
-    compare,
-    has_ci,
-    holm,
+from embedbench.evalsuite.comparison import (
+    LEFT_OUT,
+    ModelComparison,
+    compare_models,
+    comparison_section,
+    left_out_section,
+    mark,
+    paired_comparison,
+    throughput_figure,
 )
+from embedbench.evalsuite.contamination import TaskAudit
+from embedbench.evalsuite.model_facts import ModelFacts, PlanFile, load_model_facts, load_plan
+from embedbench.evalsuite.plots import CIFigure, DiffFigure, Figure, ScoreThroughputFigure
+from embedbench.evalsuite.results import ResultsStore
+from embedbench.evalsuite.statistics import CI, Comparison, align, bootstrap_ci, columns, has_ci, holm
 from embedbench.evalsuite.types import TaskResult
 from embedbench.io import write_text_atomic
 
-MARKS = ((0.01, "‡"), (0.05, "†"))
 SHOWN_VERSIONS = ("sentence-transformers", "transformers", "torch", "mteb")
 
 
@@ -59,6 +60,8 @@ class Analysis:
     holm_p: dict[tuple[str, str], float] = field(default_factory=dict)
     contamination: dict[tuple[str, str], TaskAudit] = field(default_factory=dict)
     """(model, task) -> the share of the task's test items in the model's training data."""
+    comparison: ModelComparison | None = None
+    """Fine-tuned models against their bases, costs and left-out pairs (from ``models.json`` / ``plan.json``)."""
 
     def get(self, model: str, task: str) -> TaskResult | None:
         """The result of ``model`` on ``task``, if stored."""
@@ -71,9 +74,11 @@ class Analysis:
 
 def analyse(
     results: list[TaskResult], *, baseline: str | None, models_order: list[str] | None = None, n_boot: int = 1000,
-    seed: int = 0, alpha: float = 0.05, test: str = "auto",
+    seed: int = 0, alpha: float = 0.05, test: str = "auto", facts: dict[str, ModelFacts] | None = None,
+    plan: PlanFile | None = None,
 ) -> Analysis:
-    """CIs for every metric with per-item data; main-metric comparisons with the baseline, Holm-adjusted."""
+    """CIs for every metric with per-item data; main-metric comparisons with the baseline, Holm-adjusted;
+    the model comparison (fine-tuning gains, costs, left-out pairs) from ``facts`` and ``plan``."""
     if not results:
         raise EmbedbenchError("no results to report; run `embedbench eval` first")
     by_key = {(r.model, r.task): r for r in results}
@@ -96,19 +101,14 @@ def analyse(
                 cand = by_key.get((model, task))
                 if model == baseline or base is None or cand is None:
                     continue
-                metric = base.main_metric
-                if has_ci(cand, metric) and has_ci(base, metric):
-                    t = test if columns(cand, metric)[0].kind == "mean" else "bootstrap"
-                    a.comparisons[(model, task)] = compare(cand, base, metric, n=n_boot, seed=seed, alpha=alpha, test=t)
+                c = paired_comparison(cand, base, base.main_metric, n_boot=n_boot, seed=seed, alpha=alpha, test=test)
+                if c is not None:
+                    a.comparisons[(model, task)] = c
         keys = list(a.comparisons)
         a.holm_p = dict(zip(keys, holm([a.comparisons[k].p_value for k in keys]), strict=True))
+    a.comparison = compare_models(by_key, order, tasks, facts or {}, plan, n_boot=n_boot, seed=seed, alpha=alpha,
+                                  test=test)
     return a
-
-
-def _mark(p: float | None) -> str:
-    if p is None:
-        return ""
-    return next((m for level, m in MARKS if p < level), "")
 
 
 def _fmt_ci(ci: CI | None) -> str:
@@ -126,34 +126,32 @@ def _fmt_spread(r: TaskResult, metric: str) -> str:
 
 
 def summary_table(a: Analysis) -> list[str]:
-    """Markdown rows: models × tasks, main metric [CI], best in bold, Δ vs baseline with marks."""
-    header = "| model | " + " | ".join(f"{t}<br>({a.main_metric(t)})" for t in a.tasks) + " |"
-    lines = [header, "|---|" + "---|" * len(a.tasks)]
-    best = {}
+    """Markdown rows: tasks × models (so it reads with many tasks), main metric [CI], best in bold,
+    Δ vs baseline with marks, and a fine-tuned model's contamination share where it was audited."""
+    heads = [f"{m} (baseline)" if m == a.baseline else m for m in a.models]
+    lines = ["| task | metric | " + " | ".join(heads) + " |", "|---|---|" + "---|" * len(a.models)]
+    left_out = {(r.model, r.task) for r in (a.comparison.left_out if a.comparison else [])}
     for t in a.tasks:
         metric = a.main_metric(t)
-        vals = [r.metrics.get(metric) for m in a.models if (r := a.get(m, t)) is not None]
-        best[t] = max((v for v in vals if v is not None), default=None)
-    for m in a.models:
+        vals = [r.metrics[metric] for m in a.models if (r := a.get(m, t)) is not None and metric in r.metrics]
+        best = max(vals, default=None)
         cells = []
-        for t in a.tasks:
+        for m in a.models:
             r = a.get(m, t)
-            metric = a.main_metric(t)
             if r is None or metric not in r.metrics:
-                cells.append("–")
+                cells.append(LEFT_OUT if (m, t) in left_out else "–")
                 continue
             v = r.metrics[metric]
-            text = f"**{v:.4f}**" if best[t] is not None and v == best[t] else f"{v:.4f}"
+            text = f"**{v:.4f}**" if v == best else f"{v:.4f}"
             ci = _fmt_ci(a.cis.get((m, t, metric)))
-            text += f" {ci}" if ci else _fmt_spread(r, metric)
+            text += f"<br>{ci}" if ci else _fmt_spread(r, metric)
             c = a.comparisons.get((m, t))
             if c is not None:
-                text += f"<br>Δ {c.diff:+.4f}{_mark(a.holm_p[(m, t)])}"
+                text += f"<br>Δ {c.diff:+.4f}{mark(a.holm_p[(m, t)])}"
+            if (m, t) in a.contamination:
+                text += f"<br>↳ contamination {_contamination_cell(a.contamination[(m, t)])}"
             cells.append(text)
-        label = f"{m} (baseline)" if m == a.baseline else m
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-        if any((m, t) in a.contamination for t in a.tasks):
-            lines.append(f"| ↳ contamination of {m} | " + " | ".join(_contamination_cell(a.contamination.get((m, t))) for t in a.tasks) + " |")
+        lines.append(f"| {t} | {metric} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -212,7 +210,7 @@ def task_section(a: Analysis, task: str, figures: list[Figure], rel: str) -> lis
                 "| model | Δ | 95% CI | test | p | p (Holm) | improved | hurt | tied |", "|---|---|---|---|---|---|---|---|---|"]
         for m, c in comps:
             out.append(f"| {m} | {c.diff:+.4f} | [{c.low:+.4f}, {c.high:+.4f}] | {c.test} | {c.p_value:.3g} | "
-                       f"{a.holm_p[(m, task)]:.3g}{_mark(a.holm_p[(m, task)])} | {c.improved} | {c.hurt} | {c.tied} |")
+                       f"{a.holm_p[(m, task)]:.3g}{mark(a.holm_p[(m, task)])} | {c.improved} | {c.hurt} | {c.tied} |")
     out += ["", *(f"![{f.alt}]({rel}/{f.file})" for f in figures if f.task == task)]
     return out
 
@@ -238,7 +236,8 @@ def plan_figures(a: Analysis) -> list[Figure]:
             order = align(r, base)
             diffs = np.asarray(r.per_item[col], float) - np.asarray(base.per_item[col], float)[order]
             out.append(DiffFigure(task, metric, m, str(a.baseline), tuple(diffs.tolist())))
-    return out
+    scatter = throughput_figure(a.comparison) if a.comparison else None
+    return out + ([scatter] if scatter else [])
 
 
 def provenance_table(a: Analysis) -> list[str]:
@@ -289,6 +288,12 @@ def render(
             "10,000 sign patterns), the difference over its paired-bootstrap standard error for correlations, AP "
             "and F1. Metrics other than the main one are not tested here.", "",
         ]
+    if a.comparison is not None:
+        link = next((f"![{f.alt}]({rel}/{f.file})" for f in figures if isinstance(f, ScoreThroughputFigure)), None)
+        compared = comparison_section(a.comparison, a.models, link)
+        left_out = left_out_section(a.comparison)
+        lines += [*compared, ""] if compared else []
+        lines += [*left_out, ""] if left_out else []
     contaminated = contamination_section(a)
     if contaminated:
         lines += [*contaminated, ""]
@@ -333,7 +338,8 @@ def build_report(
             (:func:`embedbench.evalsuite.contamination.report_contamination`).
     """
     results = store.load_all(models=models, tasks=tasks)
-    a = analyse(results, baseline=baseline, models_order=models, n_boot=n_boot, seed=seed, alpha=alpha, test=test)
+    a = analyse(results, baseline=baseline, models_order=models, n_boot=n_boot, seed=seed, alpha=alpha, test=test,
+                facts=load_model_facts(store.root), plan=load_plan(store.root))
     a.contamination = {(m, audit.task): audit for m, audits in (contamination or {}).items() for audit in audits}
     drawn = plan_figures(a)
     folder = Path(out_dir) / f"{name}_files"
