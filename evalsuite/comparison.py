@@ -171,7 +171,7 @@ def side_by_side(mc: ModelComparison) -> list[str]:
         heads.append(b)
         cols.append(("score", b))
         for m in mc.tuned.get(b, []):
-            heads += [f"{m}<br>(from {b})", "gain"]
+            heads += [f"{m}<br>(from {b})", f"gain of {m}"]
             cols += [("score", m), ("gain", m)]
     out = ["| task | metric | " + " | ".join(heads) + " |", "|---|---|" + "---|" * len(heads)]
     for t, metric in mc.task_metrics.items():
@@ -290,7 +290,7 @@ def comparison_section(mc: ModelComparison, models: Sequence[str], figure_link: 
         out += _plan_vs_actual(mc)
     if figure_link:
         out += [figure_link, ""]
-    return out
+    return out[:-1]
 
 
 def _plan_vs_actual(mc: ModelComparison) -> list[str]:

@@ -103,13 +103,13 @@ class ScoreThroughputFigure:
 Figure = CIFigure | DiffFigure | ScoreThroughputFigure
 
 
-def _figure(width: float, height: float):  # noqa: ANN202 - matplotlib types
+def _figure(width: float, height: float, ncols: int = 1):  # noqa: ANN202 - matplotlib types
     import matplotlib  # expensive; only when a figure is drawn
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    return plt, *plt.subplots(figsize=(width, height), dpi=110)
+    return plt, *plt.subplots(1, ncols, figsize=(width, height), dpi=110)
 
 
 def _save(plt, fig, path: Path) -> Path:  # noqa: ANN001 - matplotlib types
@@ -163,7 +163,9 @@ def score_throughput_plot(f: ScoreThroughputFigure, path: str | Path) -> Path:
     panels = [(label, rates) for label, rates in (("short sentences / s", f.short_per_s),
                                                   ("long documents / s", f.long_per_s))
               if any(r for r in rates)]
-    plt, fig, axes = _figure(5.0 * len(panels), 4.2)
+    plt, fig, axes = _figure(5.0 * len(panels), 4.2, ncols=len(panels))
+    from matplotlib import ticker
+
     for ax, (label, rates) in zip(np.atleast_1d(axes), panels, strict=True):
         where = {m: (r, s) for m, r, s in zip(f.models, rates, f.scores, strict=True) if r}
         for m, (r, s) in where.items():
@@ -175,6 +177,9 @@ def score_throughput_plot(f: ScoreThroughputFigure, path: str | Path) -> Path:
                 ax.annotate("", xy=where[m], xytext=where[base],
                             arrowprops={"arrowstyle": "->", "color": "#888888", "linewidth": 1})
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+        ax.margins(x=0.2, y=0.1)
         ax.set_xlabel(f"{label} (log scale)")
         ax.set_ylabel(f"mean main score ({f.n_tasks} tasks)")
         ax.grid(alpha=0.3)
