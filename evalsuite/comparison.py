@@ -77,7 +77,7 @@ class ModelComparison:
     scores: dict[tuple[str, str], float]
     """(model, task) -> main metric value."""
     bases: list[str]
-    """Embedding models not fine-tuned here, in report order (BM25 is a baseline, not a base model)."""
+    """Embedding models not paired with a base, in report order (BM25 is a baseline, not a base model)."""
     tuned: dict[str, list[str]]
     """Base -> the fine-tuned models trained from it that have results (from ``ModelFacts.base_model``)."""
     facts: dict[str, ModelFacts]
@@ -114,7 +114,9 @@ def compare_models(
     for m, b in base_of.items():
         if b in with_results:
             tuned.setdefault(b, []).append(m)
-    bases = [m for m in with_results if m not in base_of and m != BM25]
+    paired = {m for ts in tuned.values() for m in ts}
+    # a fine-tuned model whose base has no results stands alone, like a base
+    bases = [m for m in with_results if m not in paired and m != BM25]
     mc = ModelComparison(task_metrics, scores, bases, tuned, facts, plan=plan)
     for base, tuned_models in tuned.items():
         for m in tuned_models:

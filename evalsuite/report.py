@@ -1,14 +1,17 @@
 """The Markdown report, rebuilt from stored results alone (``embedbench report``).
 
-``reports/<name>.md`` holds: a summary table (models × tasks, main metric with its 95% bootstrap CI,
-the best per task in bold, the difference to the baseline with significance marks after a Holm
-adjustment over every comparison in the table), one section per task (every metric with its CI,
-the paired comparison with p-values and items improved / hurt / tied, a CI plot and, for retrieval,
-per-query difference histograms), a provenance table and the commands that reproduce the report.
-For a fine-tuned model whose training manifest is known, the summary gains a contamination row (the
-share of each task's test items found in its training data, :mod:`embedbench.evalsuite.contamination`,
-computed once and cached beside the results) with a note beside every task above the limit, and a
-contamination section gives the shares by kind with an example.
+``reports/<name>.md`` holds: a summary table (tasks as rows and models as columns, so it reads with
+many tasks; main metric with its 95% bootstrap CI, the best per task in bold, the difference to the
+baseline with significance marks after a Holm adjustment over every comparison in the table); the model
+comparison (:mod:`embedbench.evalsuite.comparison`: each fine-tuned model beside its own base with the
+paired gain, the cost table, mean score against throughput) and the left-out pairs, where
+``models.json`` / ``plan.json`` lie beside the results; one section per task (metrics as rows with their
+CIs, mteb's diagnostics left to the stored file, the paired comparison with p-values and items improved /
+hurt / tied, a CI plot and, for retrieval, per-query difference histograms), a provenance table and the
+commands that reproduce the report. For a fine-tuned model whose training manifest is known, its summary
+cells gain the contamination share (the share of each task's test items found in its training data,
+:mod:`embedbench.evalsuite.contamination`, computed once and cached beside the results), marked above
+the limit, and a contamination section gives the shares by kind with an example.
 
 Three separate steps: ``analyse`` computes, ``plan_figures`` says what to draw and ``render`` builds the
 Markdown string (all three pure); ``build_report`` draws the figures into ``reports/<name>_files/``
@@ -17,6 +20,7 @@ and writes the Markdown.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +47,8 @@ from embedbench.evalsuite.types import TaskResult
 from embedbench.io import write_text_atomic
 
 SHOWN_VERSIONS = ("sentence-transformers", "transformers", "torch", "mteb")
+CUTOFF = re.compile(r"(?:_at_|@)(\d+)$")
+KEPT_CUTOFFS = ("1", "10", "100")
 
 
 @dataclass
@@ -191,19 +197,35 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def detail_metrics(metrics: list[str], main: str) -> tuple[list[str], int]:
+    """The metrics a task section shows (main first) and how many it leaves to the stored result.
+
+    mteb reports ~150 metrics for a retrieval task; the section keeps each family at the cut-offs 1, 10
+    and 100 and drops mteb's calibration diagnostics (``nauc_*``) and its ``main_score`` copy.
+    """
+    def shown(k: str) -> bool:
+        cut = CUTOFF.search(k)
+        return k == main or not (k.startswith("nauc_") or k == "main_score" or (cut and cut.group(1) not in KEPT_CUTOFFS))
+
+    keep = [k for k in dict.fromkeys([main, *metrics]) if k in metrics and shown(k)]
+    return keep, len(set(metrics)) - len(keep)
+
+
 def task_section(a: Analysis, task: str, figures: list[Figure], rel: str) -> list[str]:
-    """Detail of one task: all metrics with CIs, the comparisons, and links to its figures (under ``rel``)."""
+    """Detail of one task: metrics (rows) × models (columns) with CIs, the comparisons, and links to its
+    figures (under ``rel``)."""
     rows = [(m, r) for m in a.models if (r := a.get(m, task)) is not None]
     first = rows[0][1]
-    metrics = list(dict.fromkeys(k for _, r in rows for k in r.metrics))
+    metrics, hidden = detail_metrics(list(dict.fromkeys(k for _, r in rows for k in r.metrics)), first.main_metric)
+    more = f" {hidden} more metrics (other cut-offs, mteb's nauc_* diagnostics) are in the stored results." if hidden else ""
     out = [f"## {task}", "", f"{first.task_type} on `{first.dataset}` ({first.n_items} items); main metric "
            f"`{first.main_metric}`. Cells: value [95% CI] (no CI where the task kept no per-item data; ± sd is "
-           "then the spread over the task's own runs, as mteb reports them).", ""]
-    out += ["| model | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
-    for m, r in rows:
+           f"then the spread over the task's own runs, as mteb reports them).{more}", ""]
+    out += ["| metric | " + " | ".join(m for m, _ in rows) + " |", "|---|" + "---|" * len(rows)]
+    for k in metrics:
         cells = [f"{r.metrics[k]:.4f} {_fmt_ci(a.cis.get((m, task, k)))}".strip()
-                 + ("" if (m, task, k) in a.cis else _fmt_spread(r, k)) if k in r.metrics else "–" for k in metrics]
-        out.append(f"| {m} | " + " | ".join(cells) + " |")
+                 + ("" if (m, task, k) in a.cis else _fmt_spread(r, k)) if k in r.metrics else "–" for m, r in rows]
+        out.append(f"| {k} | " + " | ".join(cells) + " |")
     comps = [(m, a.comparisons[(m, task)]) for m, _ in rows if (m, task) in a.comparisons]
     if comps:
         out += ["", f"Paired comparison with `{a.baseline}` on `{first.main_metric}` over the same items:", "",

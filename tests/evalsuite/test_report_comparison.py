@@ -154,4 +154,23 @@ def test_compare_models_is_pure_and_durations_read_plainly(store):
     mc = compare_models(results, MODELS, sorted({t for _, t in results}), {}, None, n_boot=100)
     assert mc.tuned == {} and mc.gains == {} and mc.left_out == []
     assert mc.bases == ["mini", "mini-ft", "tiny", "tiny-ft", "big"]  # nothing says who was fine-tuned
+    # a fine-tuned model whose base has no results stands alone
+    mc = compare_models(results, MODELS, sorted({t for _, t in results}),
+                        {"mini-ft": ModelFacts("mini-ft", base_model="ghost"), "tiny-ft": ModelFacts("tiny-ft", base_model="tiny")},
+                        None, n_boot=100)
+    assert mc.bases == ["mini", "mini-ft", "tiny", "big"] and mc.tuned == {"tiny": ["tiny-ft"]}
+    assert mc.base_of("tiny-ft") == "tiny" and mc.base_of("mini-ft") is None
     assert [duration(s) for s in (None, 45, 754, 3240, 7200)] == ["–", "45 s", "12.6 min", "54.0 min", "2.0 h"]
+
+
+def test_task_sections_have_metrics_as_rows_and_leave_mteb_diagnostics_out(tmp_path):
+    store = ResultsStore(tmp_path / "results")
+    metrics = {f"ndcg_at_{k}": 0.5 + k / 1e4 for k in (1, 3, 5, 10, 20, 100, 1000)}
+    metrics |= {"nauc_ndcg_at_10_max": 0.4, "main_score": metrics["ndcg_at_10"], "accuracy": 0.6}
+    for m in ("a", "b"):
+        store.save(TaskResult("mteb-SciFact", "mteb", m, f"fp-{m}", "scifact", "h", "ndcg_at_10", metrics))
+    text = build_report(store, tmp_path / "reports", "m", baseline="a", n_boot=100).read_text()
+    rows = table(text, "## mteb-SciFact")
+    assert [r["metric"] for r in rows] == ["ndcg_at_10", "ndcg_at_1", "ndcg_at_100", "accuracy"]
+    assert rows[0] == {"metric": "ndcg_at_10", "a": "0.5010", "b": "0.5010"}
+    assert "6 more metrics (other cut-offs, mteb's nauc_* diagnostics) are in the stored results." in text
