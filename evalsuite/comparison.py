@@ -289,6 +289,8 @@ def comparison_section(mc: ModelComparison, models: Sequence[str], figure_link: 
                 "sentences and on long documents (truncated at the model's max tokens), with the backend it ran "
                 f"on; training time of the models fine-tuned here. The mean main score is taken over the tasks "
                 f"every compared model ran ({common}).", "", *cost_table(mc, costs), ""]
+        reasons = [f"- {m}: {mc.facts[m].backend_reason}" for m in costs if mc.facts[m].backend_reason]
+        out += ["Why each backend:", "", *reasons, ""] if reasons else []
         out += _plan_vs_actual(mc)
     if figure_link:
         out += [figure_link, ""]

@@ -263,19 +263,26 @@ def plan_figures(a: Analysis) -> list[Figure]:
 
 
 def provenance_table(a: Analysis) -> list[str]:
-    """One row per stored result: fingerprint, data hash, date, time taken, library versions."""
-    out = ["| model | task | fingerprint | dataset | dataset hash | date | seconds | " + " | ".join(SHOWN_VERSIONS) + " |",
-           "|---|---|---|---|---|---|---|" + "---|" * len(SHOWN_VERSIONS)]
+    """One row per stored result: fingerprint, backend, data hash, date, time taken (and the plan's estimate,
+    where ``plan.json`` has one), library versions."""
+    mc = a.comparison
+    estimates = {(r.model, r.task): r.est_seconds for r in (mc.plan.rows if mc and mc.plan else [])}
+    out = ["| model | task | fingerprint | backend | dataset | dataset hash | date | seconds | estimated s | "
+           + " | ".join(SHOWN_VERSIONS) + " |", "|---|---|---|---|---|---|---|---|---|" + "---|" * len(SHOWN_VERSIONS)]
     for m in a.models:
+        facts = mc.facts.get(m) if mc else None
+        backend = f"{facts.backend} {facts.precision}".strip() if facts else "–"
         for t in a.tasks:
             r = a.get(m, t)
             if r is None:
                 continue
             p = r.provenance
             versions = p.get("versions") or {}
+            est = estimates.get((m, t))
             out.append(
-                f"| {m} | {t} | `{r.model_fingerprint[:12]}` | {r.dataset} | `{r.dataset_hash[:12]}` | "
+                f"| {m} | {t} | `{r.model_fingerprint[:12]}` | {backend} | {r.dataset} | `{r.dataset_hash[:12]}` | "
                 f"{p.get('created', '')} | {float(p.get('seconds', r.seconds)):.1f} | "
+                f"{'–' if est is None else f'{est:.1f}'} | "
                 + " | ".join(str(versions.get(v) or "–") for v in SHOWN_VERSIONS) + " |"
             )
     return out

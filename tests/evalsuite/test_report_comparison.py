@@ -38,7 +38,8 @@ def store(tmp_path):
 
 def facts():
     out = [ModelFacts("mini", parameters=22_713_216, dimension=384, max_seq_length=256, size_mb=86.7,
-                      short_per_s=389.0, long_per_s=18.0, backend="openvino", machine="amd-epyc-2c"),
+                      short_per_s=389.0, long_per_s=18.0, backend="openvino", machine="amd-epyc-2c",
+                      backend_reason="fastest exact (openvino 24.7/s, torch 18.0/s long texts)"),
            ModelFacts("tiny", parameters=17_389_056, dimension=384, size_mb=66.4, short_per_s=700.0, long_per_s=40.0),
            ModelFacts("big", parameters=109_486_464, dimension=768, size_mb=417.7, short_per_s=76.0, long_per_s=1.6),
            ModelFacts("bm25", backend="bm25", precision="")]
@@ -117,6 +118,11 @@ def test_report_has_the_comparison_costs_plot_and_left_out_pairs(store, tmp_path
     assert costs["big"]["long documents/s"] == "1.60" and costs["bm25"]["mean main score (2 tasks)"] == "–"
     assert "on `amd-epyc-2c`" in text and "every compared model ran (mteb-X, scifact)" in text
     assert "The plan estimated 6.7 min for the 2 model × task pairs that ran; they took 7.0 min (1.05× the estimate)." in " ".join(text.split())
+
+    assert "- mini: fastest exact (openvino 24.7/s, torch 18.0/s long texts)" in text
+    prov = {(r["model"], r["task"]): r for r in table(text, "## Provenance")}
+    assert prov[("mini", "scifact")]["backend"] == "openvino fp32" and prov[("mini", "scifact")]["estimated s"] == "300.0"
+    assert prov[("tiny", "stsb")]["estimated s"] == "–"
 
     left = table(text, "## Left out")
     assert left == [{"model": "big", "task": "stsb", "texts": "2,758", "to encode": "2,750", "estimated time": "54.0 min",
