@@ -156,38 +156,30 @@ def throughput_figure(mc: ModelComparison) -> ScoreThroughputFigure | None:
 # ------------------------------------------------------------------------------------------ rendering
 
 
-def _gain_cell(g: Gain | None) -> str:
+def _gain_text(g: Gain | None) -> str:
     if g is None:
-        return "–"
+        return ""
     if g.comparison is None:
-        return f"{g.diff:+.4f} (untested)"
-    c = g.comparison
-    return f"{g.diff:+.4f}{mark(g.holm_p)}<br>[{c.low:+.4f}, {c.high:+.4f}]"
+        return f"<br>{g.diff:+.4f} (untested)"
+    return f"<br>{g.diff:+.4f}{mark(g.holm_p)} [{g.comparison.low:+.4f}, {g.comparison.high:+.4f}]"
 
 
 def side_by_side(mc: ModelComparison) -> list[str]:
-    """Per task (rows): each base, then each of its fine-tuned models with the gain over that base."""
-    heads: list[str] = []
-    cols: list[tuple[str, str]] = []  # ("score", model) | ("gain", tuned)
-    for b in mc.bases:
-        heads.append(b)
-        cols.append(("score", b))
-        for m in mc.tuned.get(b, []):
-            heads += [f"{m}<br>(from {b})", f"gain of {m}"]
-            cols += [("score", m), ("gain", m)]
+    """Per task (rows): one column per base and fine-tuned pair, ``base → fine-tuned`` with the gain and its
+    paired CI under it; a base without a fine-tuned version has a column of its own."""
+    cols = [(b, m) for b in mc.bases for m in (mc.tuned.get(b) or [None])]
+    heads = [b if m is None else f"{b}<br>→ {m}" for b, m in cols]
     out = ["| task | metric | " + " | ".join(heads) + " |", "|---|---|" + "---|" * len(heads)]
     for t, metric in mc.task_metrics.items():
-        vals = [mc.scores[(m, t)] for kind, m in cols if kind == "score" and (m, t) in mc.scores]
-        best = max(vals, default=None)
-        cells = []
-        for kind, m in cols:
-            if kind == "gain":
-                cells.append(_gain_cell(mc.gains.get((m, t))))
-            elif (m, t) not in mc.scores:
-                cells.append(_left_out_or_dash(mc, m, t))
-            else:
-                v = mc.scores[(m, t)]
-                cells.append(f"**{v:.4f}**" if v == best else f"{v:.4f}")
+        best = max((mc.scores[(m, t)] for m in mc.compared if (m, t) in mc.scores), default=None)
+
+        def value(model: str, task: str = t, top: float | None = best) -> str:
+            if (model, task) not in mc.scores:
+                return _left_out_or_dash(mc, model, task)
+            v = mc.scores[(model, task)]
+            return f"**{v:.4f}**" if v == top else f"{v:.4f}"
+
+        cells = [value(b) if m is None else f"{value(b)} → {value(m)}{_gain_text(mc.gains.get((m, t)))}" for b, m in cols]
         out.append(f"| {t} | {metric} | " + " | ".join(cells) + " |")
     return out
 
@@ -274,8 +266,8 @@ def comparison_section(mc: ModelComparison, models: Sequence[str], figure_link: 
     out = ["## Model comparison", ""]
     if mc.tuned:
         out += ["Each fine-tuned model beside the base it was trained from (from `models.json`), on every task's "
-                "main metric; the best value per task in **bold**. Gain: fine-tuned minus its own base on the same "
-                f"items with its paired 95% CI; {sum(g.comparison is not None for g in mc.gains.values())} gains are "
+                "main metric: `base → fine-tuned`, the best value per task in **bold**; under it the gain, "
+                f"fine-tuned minus its own base on the same items, with its paired 95% CI; {sum(g.comparison is not None for g in mc.gains.values())} gains are "
                 "tested and Holm-adjusted together (a family of their own, apart from the summary's comparisons "
                 "with the baseline); † adjusted p < 0.05, ‡ adjusted p < 0.01; untested where the task kept no "
                 "per-item data.", "", *side_by_side(mc), "", *gain_summary(mc), "",
