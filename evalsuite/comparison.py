@@ -252,7 +252,7 @@ def cost_table(mc: ModelComparison, models: Sequence[str]) -> list[str]:
         out.append(
             f"| {m} | {f.base_model or '–'} | {backend} | {_params(f.parameters)} | {_num(f.dimension, 'd')} | "
             f"{_num(f.max_seq_length, 'd')} | {_num(f.size_mb, '.0f') + ' MB' if f.size_mb is not None else '–'} | "
-            f"{_num(f.short_per_s, '.1f')} | {_num(f.long_per_s, '.2f')} | {duration(f.train_seconds)} | "
+            f"{_num(f.short_per_s, '.3g')} | {_num(f.long_per_s, '.3g')} | {duration(f.train_seconds)} | "
             f"{_num(mc.mean_scores.get(m), '.4f')} |"
         )
     return out

@@ -163,7 +163,7 @@ def score_throughput_plot(f: ScoreThroughputFigure, path: str | Path) -> Path:
     panels = [(label, rates) for label, rates in (("short sentences / s", f.short_per_s),
                                                   ("long documents / s", f.long_per_s))
               if any(r for r in rates)]
-    plt, fig, axes = _figure(5.0 * len(panels), 4.2, ncols=len(panels))
+    plt, fig, axes = _figure(5.5 * len(panels), 4.2, ncols=len(panels))
     from matplotlib import ticker
 
     for ax, (label, rates) in zip(np.atleast_1d(axes), panels, strict=True):
@@ -179,7 +179,9 @@ def score_throughput_plot(f: ScoreThroughputFigure, path: str | Path) -> Path:
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _pos: f"{v:g}"))
         ax.xaxis.set_minor_formatter(ticker.NullFormatter())
-        ax.margins(x=0.2, y=0.1)
+        lo, hi = min(r for r, _ in where.values()), max(r for r, _ in where.values())
+        ax.set_xlim(lo / 1.6, hi * 4.0)  # room on the right for the labels
+        ax.margins(y=0.1)
         ax.set_xlabel(f"{label} (log scale)")
         ax.set_ylabel(f"mean main score ({f.n_tasks} tasks)")
         ax.grid(alpha=0.3)
