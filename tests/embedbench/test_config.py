@@ -138,7 +138,7 @@ def test_trained_model_without_train_section_is_an_error(tmp_path):
 
 def test_unknown_top_level_key_is_an_error(tmp_path):
     cfg = write(tmp_path / "bench.toml", "[trian]\nrun = 'x'\n")
-    with pytest.raises(EmbedbenchError, match=r"unknown top-level key\(s\) \['trian'\]; allowed: \['prep', 'train', 'eval'\]"):
+    with pytest.raises(EmbedbenchError, match=r"unknown top-level key\(s\) \['trian'\]; allowed: \['prep', 'train', 'eval', 'compute'\]"):
         Experiment.load(cfg)
 
 
