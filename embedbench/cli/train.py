@@ -9,6 +9,7 @@ import typer
 
 from embedbench.cli._output import ConfigOption, user_errors
 from embedbench.config import DEFAULT_CONFIG
+from embedbench.models import describe_name
 from embedbench.train.config import load_train_config
 from embedbench.train.evaluation import EVAL_NAME, PRIMARY_METRIC
 from embedbench.train.runs import RunOutcome, train_all
@@ -16,7 +17,7 @@ from embedbench.train.runs import RunOutcome, train_all
 
 def outcome_line(outcome: RunOutcome) -> str:
     """The one line ``embedbench train`` prints for a run: trained (steps, time, loss, dev metric), up to date, or skipped."""
-    where, base = outcome.run_dir, outcome.base_model
+    where, base = outcome.run_dir, describe_name(outcome.base_model)
     if outcome.status == "needs a GPU":
         return f"{where}: skipped: needs a GPU (base {base} has requires = \"gpu\"; this machine has no CUDA GPU)"
     result = outcome.result
