@@ -24,9 +24,9 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from embedbench.data.common import decode
@@ -202,6 +202,22 @@ class BaseEntry(StrictModel):
     """Its run (and folder) name; default ``<[train] run>-<base name>``."""
 
 
+def _as_entries(value: Any) -> Any:
+    """``base_models`` entries as tables: a bare name ``"x"`` is ``{ model = "x" }``."""
+    if not isinstance(value, list):
+        return value
+    for i, v in enumerate(value):
+        if not isinstance(v, str | dict | BaseEntry):
+            raise ValueError(
+                f'entry {i} is {v!r}; expected a model name or a table {{ model = "...", requires = "gpu", run = "..." }}'
+            )
+    return [{"model": v} if isinstance(v, str) else v for v in value]
+
+
+BaseModels = Annotated[list[BaseEntry] | None, BeforeValidator(_as_entries), Field(min_length=1)]
+"""``[train] base_models``: each entry a model name or a :class:`BaseEntry` table."""
+
+
 class _Bases(StrictModel):
     """The keys of ``[train]`` that decide its runs (the rest of the section is ``train.config``'s)."""
 
@@ -209,7 +225,7 @@ class _Bases(StrictModel):
 
     run: str = Field(default=RUN, pattern=RUN_PATTERN)
     base_model: str | None = None
-    base_models: list[str | BaseEntry] | None = Field(default=None, min_length=1)
+    base_models: BaseModels = None
 
 
 @dataclass(frozen=True)
@@ -261,8 +277,7 @@ def train_runs(train: dict[str, Any], *, source: str | Path = DEFAULT_CONFIG) ->
             "its base_models with base_models = [...], e.g. [{ model = \"...\", run = \"...\" }] for one run)"
         )
     runs = []
-    for entry in bases.base_models:
-        e = entry if isinstance(entry, BaseEntry) else BaseEntry(model=entry)
+    for e in bases.base_models:
         runs.append(TrainRun(e.run or f"{bases.run}-{base_slug(e.model)}", e.model, e.requires))
     names = [r.run for r in runs]
     twice = sorted({n for n in names if names.count(n) > 1})

@@ -45,7 +45,7 @@ from embedbench.config import (
     PREPARED_DIR,
     RUN,
     RUN_PATTERN,
-    BaseEntry,
+    BaseModels,
     Experiment,
     StrictModel,
     TrainRun,
@@ -139,7 +139,7 @@ class TrainConfig(StrictModel):
 
     run: str = Field(default=RUN, pattern=RUN_PATTERN)
     base_model: str = DEFAULT_MODEL
-    base_models: list[str | BaseEntry] | None = Field(default=None, min_length=1)
+    base_models: BaseModels = None
     """Several bases trained with this one recipe, one run each (instead of ``base_model``); see :meth:`runs`."""
     datasets: list[DatasetSpec] = Field(min_length=1)
     epochs: float = Field(default=1.0, gt=0)
@@ -265,10 +265,7 @@ def _resolve_paths(cfg: TrainConfig, base: Path) -> TrainConfig:
     if _resolve_base(cfg.base_model, base) != cfg.base_model:
         update["base_model"] = _resolve_base(cfg.base_model, base)
     if cfg.base_models is not None:
-        update["base_models"] = [
-            _resolve_base(e, base) if isinstance(e, str) else e.model_copy(update={"model": _resolve_base(e.model, base)})
-            for e in cfg.base_models
-        ]
+        update["base_models"] = [e.model_copy(update={"model": _resolve_base(e.model, base)}) for e in cfg.base_models]
     return cfg.model_copy(update=update)
 
 
