@@ -26,12 +26,14 @@ def local_vectors(sts_texts, encode_locally) -> np.ndarray:
     return encode_locally(sts_texts)
 
 
+@pytest.mark.slow
 def test_encode_on_ray_equals_local(ray_cfg, sts_texts, local_vectors):
     got = encode_on_ray("tiny", sts_texts, ray_cfg)
     assert got.shape == local_vectors.shape and got.dtype == np.float32
     assert float(np.abs(got - local_vectors).max()) < 1e-6
 
 
+@pytest.mark.slow
 def test_cached_encoder_sends_only_misses_and_fills_the_cache(ray_cfg, tmp_path, sts_texts, local_vectors, monkeypatch):
     cache = EmbeddingCache(tmp_path / "emb.sqlite")
     enc = load_encoder("tiny", cache=cache, show_progress=False, batch_size=32)

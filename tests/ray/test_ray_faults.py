@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import psutil
+import pytest
 
 from embedbench.cache import EmbeddingCache, text_hash
 from embedbench.data.sts import read_stsb
@@ -32,6 +33,7 @@ def _stored(cache: EmbeddingCache, space, hashes: list[bytes]) -> dict[bytes, np
     return cache.get_many(space, hashes)
 
 
+@pytest.mark.slow
 def test_killed_actor_is_retried_and_committed_chunks_stay(ray_engine, tmp_path, shared_data, encode_locally):
     df = read_stsb(shared_data / "stsbenchmark" / "sts-train.csv")
     texts = list(dict.fromkeys([*df["sentence1"].to_list(), *df["sentence2"].to_list()]))[:8000]
