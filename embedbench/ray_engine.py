@@ -75,8 +75,10 @@ def as_spec(model: str | EncoderSpec | _ResolvedLike | CachedEncoder) -> Encoder
     if isinstance(model, str):
         name, backend, precision = split_spec(model)
         return EncoderSpec(_loadable(name), backend.value, precision.value)
-    if hasattr(model, "space") and hasattr(model, "backend"):  # a CachedEncoder
-        source = _loadable(split_spec(getattr(model, "source", None) or model.name)[0])
+    from embedbench.encode import CachedEncoder
+
+    if isinstance(model, CachedEncoder):
+        source = _loadable(split_spec(model.source)[0])
         return EncoderSpec(
             source, model.backend, model.precision, model.prompt or None, model.normalize, model.fingerprint,
         )
@@ -228,7 +230,8 @@ def iter_encoded(
         return
     ds = encode_dataset(ray.data.from_arrow(_text_blocks(texts, list(positions), cfg)), as_spec(model), cfg)
     for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
-        yield batch.column("i").to_numpy(), vectors_from_arrow(batch.column("vec"))
+        table: pa.Table = batch  # type: ignore[assignment]  # batch_format="pyarrow"
+        yield table.column("i").to_numpy(), vectors_from_arrow(table.column("vec"))
 
 
 def encode_on_ray(

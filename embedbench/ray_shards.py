@@ -25,7 +25,7 @@ import numpy as np
 from embedbench.cache import EmbeddingCache, Space, text_hash
 from embedbench.compute import ComputeConfig
 from embedbench.paths import cache_dir
-from embedbench.ray_engine import as_spec, encode_dataset, ensure_ray, vectors_from_arrow
+from embedbench.ray_engine import EncoderSpec, as_spec, encode_dataset, ensure_ray, vectors_from_arrow
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -97,7 +97,7 @@ def _with_hashes(batch: pa.Table) -> pa.Table:
 
 
 def encode_to_shards(
-    model: str | CachedEncoder | object, texts: Iterable[str] | ray.data.Dataset, cfg: ComputeConfig,
+    model: str | EncoderSpec | CachedEncoder, texts: Iterable[str] | ray.data.Dataset, cfg: ComputeConfig,
     shard_dir: Path | None = None, *, cache: EmbeddingCache | None = None, space: Space | None = None,
     chunk: int = SPOOL_CHUNK,
 ) -> Path:
