@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from embedbench.evalsuite.tasks import KINDS, get_task, is_builtin, task_names
 from embedbench.evalsuite.tasks.base import Task, task_config
 from embedbench.evalsuite.tasks.base import dataset_hash as files_hash
 from embedbench.evalsuite.tasks.bm25 import BM25Retriever
+from embedbench.evalsuite.types import TaskResult
 from embedbench.io import check_output_dir, clean_temps, sha256_text
 from embedbench.models import resolve
 
@@ -38,7 +39,7 @@ class RunRecord:
 
     model: str
     task: str
-    status: str  # ran | skipped | not applicable
+    status: str  # ran | skipped (up to date) | not applicable | left out
     path: Path | None = None
     main_metric: str = ""
     value: float | None = None
@@ -180,6 +181,112 @@ def select(cfg: EvalConfig, models: list[str] | None, tasks: list[str] | None) -
     return (models or cfg.models), entries
 
 
+@dataclass
+class Pair:
+    """One (model, task) of a run, with what is known before it runs.
+
+    ``status`` is ``run`` (to evaluate), ``up to date`` (a current result is stored), ``not applicable``
+    (BM25 on a non-retrieval task) or ``left out`` (``[eval] leave_out``; ``reason`` says why). A pair
+    is picklable while its model is not loaded (``model.loaded is None``), so it can be sent to a worker
+    (``evalsuite.fanout``) that calls :func:`evaluate_pair` there.
+    """
+
+    model: EvalModel
+    task: Any
+    name: str
+    config: dict[str, Any]
+    inputs_hash: str
+    status: str = "run"
+    reason: str = ""
+
+
+def prepare_run(
+    cfg: EvalConfig,
+    *,
+    models: list[str] | None = None,
+    tasks: list[str] | None = None,
+    force: bool = False,
+    show_progress: bool = True,
+    source: str | Path | None = None,
+) -> tuple[ResultsStore, list[Pair]]:
+    """The results store and every (model, task) pair of a run, each with its status; nothing is encoded.
+
+    Every check that needs no encoding (results folder, tasks, models, left-out pairs) is done here,
+    so a bad config fails before the first task runs.
+    """
+    model_specs, entries = select(cfg, models, tasks)
+    file = f"{source}: " if source is not None else ""
+    check_output_dir(cfg.results_dir, f"{file}[eval] results_dir")
+    clean_temps(cfg.results_dir, recursive=True)
+    store = ResultsStore(cfg.results_dir)
+    positions = {e.name: i for i, e in enumerate(cfg.task_entries)}
+    built = [
+        (e, build_task(e, f"{file}eval.tasks[{positions[e.name]}]" if e.name in positions else "--task"))
+        for e in entries
+    ]
+    resolved = [
+        resolve_model(spec, cfg.batch_size, show_progress,
+                      f"{file}eval.models[{i}]" if models is None else "--model")
+        for i, spec in enumerate(model_specs)
+    ]
+    left_out = left_out_pairs(cfg, model_specs, resolved)
+    pairs = []
+    for model in resolved:
+        for entry, task in built:
+            name = getattr(task, "name", entry.name)
+            pair = Pair(model, task, name, task_config(task), inputs_hash(task))
+            if not model.runs(task):
+                pair.status, pair.reason = "not applicable", "bm25 runs retrieval tasks only"
+            elif (model.name, name) in left_out or (model.name, entry.name) in left_out:
+                pair.status = "left out"
+                pair.reason = left_out.get((model.name, name)) or left_out.get((model.name, entry.name), "")
+            elif not force and store.is_current(model.name, name, fingerprint=model.fingerprint,
+                                                inputs_hash=pair.inputs_hash, config=pair.config):
+                pair.status = "up to date"
+            pairs.append(pair)
+    return store, pairs
+
+
+def left_out_pairs(cfg: EvalConfig, specs: list[str], resolved: list[EvalModel]) -> dict[tuple[str, str], str]:
+    """``[eval] leave_out`` as (model display name, task name) -> reason, for the models of this run."""
+    names = {spec: model.name for spec, model in zip(specs, resolved, strict=True)}
+    out: dict[tuple[str, str], str] = {}
+    for rule in getattr(cfg, "leave_out", []):
+        name = names.get(rule.model)
+        if name is None:
+            continue  # a configured model this run does not evaluate (e.g. --model narrowed it)
+        for task in rule.tasks:
+            out[(name, task)] = rule.reason
+    return out
+
+
+def evaluate_pair(pair: Pair) -> tuple[TaskResult, float]:
+    """Evaluate one pair (loading its model on first use); its result and the seconds it took. Writes nothing."""
+    started = time.perf_counter()
+    result = pair.task.evaluate(pair.model.get())
+    seconds = time.perf_counter() - started
+    if result.task != pair.name or result.model != pair.model.name:
+        raise EmbedbenchError(
+            f"task {pair.name!r} returned a result for ({result.model!r}, {result.task!r}); "
+            f"expected ({pair.model.name!r}, {pair.name!r})"
+        )
+    return result, seconds
+
+
+def evaluate_local(pairs: list[Pair]) -> Iterator[tuple[Pair, TaskResult, float]]:
+    """Evaluate ``pairs`` one after the other in this process, yielding each result as it is ready."""
+    for pair in pairs:
+        result, seconds = evaluate_pair(pair)
+        yield pair, result, seconds
+
+
+def save_pair(store: ResultsStore, pair: Pair, result: TaskResult, seconds: float) -> RunRecord:
+    """Store one pair's result (atomically, through the one results store) and its record."""
+    path = store.save(result, inputs_hash=pair.inputs_hash, run_seconds=round(seconds, 3), task_config=pair.config)
+    value = result.metrics[result.main_metric]
+    return RunRecord(pair.model.name, pair.name, "ran", path, result.main_metric, value, seconds)
+
+
 def run_eval(
     cfg: EvalConfig,
     *,
@@ -203,54 +310,46 @@ def run_eval(
 
     Every check that needs no encoding (results folder, tasks, models) is done before the first task runs.
     """
-    model_specs, entries = select(cfg, models, tasks)
-    file = f"{source}: " if source is not None else ""
-    check_output_dir(cfg.results_dir, f"{file}[eval] results_dir")
-    clean_temps(cfg.results_dir, recursive=True)
-    store = ResultsStore(cfg.results_dir)
-    positions = {e.name: i for i, e in enumerate(cfg.task_entries)}
-    built = [
-        (e, build_task(e, f"{file}eval.tasks[{positions[e.name]}]" if e.name in positions else "--task"))
-        for e in entries
-    ]
-    resolved = [
-        resolve_model(spec, cfg.batch_size, show_progress,
-                      f"{file}eval.models[{i}]" if models is None else "--model")
-        for i, spec in enumerate(model_specs)
-    ]
+    store, pairs = prepare_run(cfg, models=models, tasks=tasks, force=force, show_progress=show_progress,
+                               source=source)
     run = EvalRun()
-    for model in resolved:
-        for entry, task in built:
-            name = getattr(task, "name", entry.name)
-            if not model.runs(task):
-                log(f"{model.name} / {name}: not applicable (bm25 runs retrieval tasks only)")
-                run.records.append(RunRecord(model.name, name, "not applicable"))
-                continue
-            config = task_config(task)
-            ihash = inputs_hash(task)
-            if not force and store.is_current(model.name, name, fingerprint=model.fingerprint, inputs_hash=ihash,
-                                              config=config):
-                log(f"{model.name} / {name}: up to date, skipped ({store.path(model.name, name)}; --force re-runs)")
-                run.records.append(RunRecord(model.name, name, "skipped", store.path(model.name, name)))
-                continue
-            damage = store.damage(model.name, name)
-            if damage is not None:
-                log(f"{model.name} / {name}: stored result does not read ({damage}); running it again")
-            started = time.perf_counter()
-            result = task.evaluate(model.get())
-            seconds = time.perf_counter() - started
-            if result.task != name or result.model != model.name:
-                raise EmbedbenchError(
-                    f"task {name!r} returned a result for ({result.model!r}, {result.task!r}); "
-                    f"expected ({model.name!r}, {name!r})"
-                )
-            path = store.save(result, inputs_hash=ihash, run_seconds=round(seconds, 3), task_config=config)
-            value = result.metrics[result.main_metric]
-            log(f"{model.name} / {name}: {result.main_metric} = {value:.4f} ({seconds:.1f} s) -> {path}")
-            run.records.append(RunRecord(model.name, name, "ran", path, result.main_metric, value, seconds))
+    for pair in pairs:
+        if pair.status != "run":
+            path = store.path(pair.model.name, pair.name) if pair.status == "up to date" else None
+            log(_status_line(pair, path))
+            status = "skipped" if pair.status == "up to date" else pair.status
+            run.records.append(RunRecord(pair.model.name, pair.name, status, path))
+    to_run = [p for p in pairs if p.status == "run"]
+    for pair in to_run:
+        damage = store.damage(pair.model.name, pair.name)
+        if damage is not None:
+            log(f"{pair.model.name} / {pair.name}: stored result does not read ({damage}); running it again")
+    for pair, result, seconds in evaluate_local(to_run):
+        record = save_pair(store, pair, result, seconds)
+        log(f"{record.model} / {record.task}: {record.main_metric} = {record.value:.4f} ({seconds:.1f} s) -> {record.path}")
+        run.records.append(record)
+    for model in _unique_models(pairs):
         loaded = model.loaded
         if loaded is not None and hasattr(loaded, "misses"):
             run.encoded[model.name] = int(loaded.misses)
             run.cache_hits[model.name] = int(loaded.hits)
             log(f"{model.name}: encoded {loaded.misses} texts, {loaded.hits} from the cache")
     return run
+
+
+def _status_line(pair: Pair, path: Path | None) -> str:
+    """The log line of a pair that does not run."""
+    head = f"{pair.model.name} / {pair.name}"
+    if pair.status == "up to date":
+        return f"{head}: up to date, skipped ({path}; --force re-runs)"
+    if pair.status == "not applicable":
+        return f"{head}: not applicable ({pair.reason})"
+    return f"{head}: left out ({pair.reason or '[eval] leave_out'})"
+
+
+def _unique_models(pairs: list[Pair]) -> list[EvalModel]:
+    """The models of ``pairs``, each once, in order."""
+    seen: dict[int, EvalModel] = {}
+    for pair in pairs:
+        seen.setdefault(id(pair.model), pair.model)
+    return list(seen.values())
