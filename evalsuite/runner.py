@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from embedbench import compute
 from embedbench.backend_spec import Backend, Precision, split_spec
 from embedbench.encode import load_encoder
 from embedbench.errors import EmbedbenchError
@@ -324,7 +325,10 @@ def run_eval(
         damage = store.damage(pair.model.name, pair.name)
         if damage is not None:
             log(f"{pair.model.name} / {pair.name}: stored result does not read ({damage}); running it again")
-    for pair, result, seconds in evaluate_local(to_run):
+    evaluate = evaluate_local
+    if compute.active().engine == "ray":  # each pair a Ray task; the results still saved here, by the one store
+        from embedbench.evalsuite.fanout import run_pairs as evaluate
+    for pair, result, seconds in evaluate(to_run):
         record = save_pair(store, pair, result, seconds)
         log(f"{record.model} / {record.task}: {record.main_metric} = {record.value:.4f} ({seconds:.1f} s) -> {record.path}")
         run.records.append(record)
