@@ -28,13 +28,12 @@ if TYPE_CHECKING:
 TASK_RETRIES = 3
 """Times Ray re-runs a pair whose worker died (a pair that raises is not retried: its error is the answer)."""
 
-PASSED_ENV = ("EMBEDBENCH_", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_HOME", "MTEB_CACHE", "TRANSFORMERS_OFFLINE")
-"""Environment variables (names or prefixes) the driver passes to every pair's worker."""
-
-
 def driver_env() -> dict[str, str]:
-    """The driver's cache and offline settings (:data:`PASSED_ENV`), for the workers to use the same folders."""
-    return {k: v for k, v in os.environ.items() if k.startswith(PASSED_ENV)}
+    """The driver's cache, model and offline settings now (the variables the encode engine forwards), so each
+    pair's worker uses the same folders even when they changed after the cluster started."""
+    from embedbench.ray_engine import _FORWARDED_ENV
+
+    return {k: v for k, v in os.environ.items() if k.startswith(_FORWARDED_ENV)}
 
 
 def evaluate_in_worker(pair: Pair, env: dict[str, str], threads: int) -> tuple[TaskResult, float]:
@@ -56,9 +55,9 @@ def submit_pairs(pairs: list[Pair], cfg: ComputeConfig) -> list[Any]:
     """One Ray task per pair (``cfg.cpus_per_actor`` CPUs, ``cfg.gpus_per_actor`` GPUs each); their object refs."""
     import ray
 
-    from embedbench.prep.negatives.ray_mine import ensure_cluster
+    from embedbench.ray_engine import ensure_ray
 
-    ensure_cluster(cfg)
+    ensure_ray(cfg)
     for pair in pairs:
         if pair.model.loaded is not None and not pair.model.lexical:
             raise EmbedbenchError(

@@ -30,6 +30,7 @@ from embedbench.index import (
     search_batches,
     serialize_index,
 )
+from embedbench.ray_engine import ensure_ray, vectors_from_arrow
 
 SHARD_ROWS = 65_536
 """Corpus vectors added to the index per shard when the corpus is an in-memory array."""
@@ -38,26 +39,20 @@ ACTOR_RETRIES = 3
 """Restarts of a dead search actor, and retries of the batch it was searching (Ray re-runs it)."""
 
 
-def ensure_cluster(cfg: ComputeConfig) -> None:
-    """Connect to (or start) the Ray cluster of ``cfg``: the one place the miner and the eval fan-out start Ray."""
-    try:
-        from embedbench.ray_engine import ensure_ray
-    except ImportError:  # before the encode engine exists: a local cluster on this machine's cores
-        import ray
-
-        if not ray.is_initialized():
-            ray.init(address=cfg.address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
-        return
-    ensure_ray(cfg)
-
-
 def array_shards(vectors: np.ndarray, rows: int = SHARD_ROWS) -> Callable[[], Iterator[np.ndarray]]:
     """``vectors`` as shards of ``rows`` rows (views, no copy), re-iterable for the two-pass index build."""
     return lambda: (vectors[s : s + rows] for s in range(0, len(vectors), rows))
 
 
-def parquet_shards(paths: Sequence[str | Path], column: str = "vector") -> Callable[[], Iterator[np.ndarray]]:
-    """Parquet files' ``column`` (fixed-size lists of floats) as shards, one file at a time, in the given order."""
+def parquet_shards(
+    paths: Sequence[str | Path], column: str = "vec", position: str = "i"
+) -> Callable[[], Iterator[np.ndarray]]:
+    """Parquet files' ``column`` (fixed-size lists of float32, as :mod:`embedbench.ray_engine` writes them) as
+    shards, one file at a time, in the given order.
+
+    Row ``j`` of the concatenation becomes index id ``j``, so the files must hold the corpus in order; a
+    ``position`` column, when present, is checked to run on from the previous file's last row.
+    """
     import pyarrow.parquet as pq
 
     files = [Path(p) for p in paths]
@@ -66,13 +61,21 @@ def parquet_shards(paths: Sequence[str | Path], column: str = "vector") -> Calla
             raise EmbedbenchError(f"{f}: embedding shard not found; re-run the encode that writes the shards")
 
     def read() -> Iterator[np.ndarray]:
+        offset = 0
         for f in files:
-            table = pq.read_table(f, columns=[column])
-            values = table.column(column).combine_chunks()
-            width = values.type.list_size if hasattr(values.type, "list_size") else None
-            flat = values.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-            dim = width if width and width > 0 else (len(flat) // len(values) if len(values) else 0)
-            yield flat.reshape(len(values), dim)
+            table = pq.read_table(f)
+            if column not in table.column_names:
+                raise EmbedbenchError(f"{f}: no {column!r} column in the embedding shard (columns: {table.column_names})")
+            if position in table.column_names:
+                got = table.column(position).to_numpy()
+                if not np.array_equal(got, np.arange(offset, offset + len(got))):
+                    raise EmbedbenchError(
+                        f"{f}: column {position!r} does not run on from row {offset} (first value {got[:1].tolist()}); "
+                        "give the shards in corpus order"
+                    )
+            vectors = vectors_from_arrow(table.column(column))
+            offset += len(vectors)
+            yield vectors
 
     return read
 
@@ -135,7 +138,7 @@ def search_on_ray(
     import ray
     from ray.util import ActorPool
 
-    ensure_cluster(cfg)
+    ensure_ray(cfg)
     index = build_index_from_shards(shards, n_corpus, plan, seed=seed)
     index_ref = ray.put(serialize_index(index))
     del index

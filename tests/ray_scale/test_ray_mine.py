@@ -15,9 +15,11 @@ import pytest
 
 from embedbench.data import beir_pairs, doc_text, read_beir
 from embedbench.encode import load_encoder
+from embedbench.errors import EmbedbenchError
 from embedbench.index import IndexPlan, build_index, build_index_from_shards, l2_normalised, search
 from embedbench.prep.negatives import MiningConfig, mine_hard_negatives
 from embedbench.prep.negatives.ray_mine import array_shards, parquet_shards, shard_rows
+from embedbench.ray_engine import vectors_to_arrow
 
 N_PAIRS, N_DOCS = 200, 400
 
@@ -64,14 +66,15 @@ def test_index_from_parquet_shards_is_the_in_memory_index(tmp_path):
     paths = []
     for i, start in enumerate(range(0, len(vectors), 600)):
         part = vectors[start : start + 600]
-        column = pa.FixedSizeListArray.from_arrays(pa.array(part.ravel()), 24)
         paths.append(tmp_path / f"part-{i:03d}.parquet")
-        pq.write_table(pa.table({"vector": column}), paths[-1])
+        pq.write_table(pa.table({"i": np.arange(start, start + len(part)), "vec": vectors_to_arrow(part)}), paths[-1])
     assert shard_rows(paths) == len(vectors)
     for plan in (IndexPlan("flat"), IndexPlan("ivf", 20, 3)):
         want = search(build_index(vectors, plan, seed=5), queries, 10)
         for shards in (parquet_shards(paths), array_shards(vectors, rows=333)):
             got = search(build_index_from_shards(shards, len(vectors), plan, seed=5), queries, 10)
             assert np.array_equal(got[1], want[1]) and np.array_equal(got[0], want[0])
-    with pytest.raises(Exception, match="shards hold 2500 vectors, expected 2600"):
+    with pytest.raises(EmbedbenchError, match="shards hold 2500 vectors, expected 2600"):
         build_index_from_shards(parquet_shards(paths), 2600, IndexPlan("flat"))
+    with pytest.raises(EmbedbenchError, match="does not run on from row 0"):
+        build_index_from_shards(parquet_shards(paths[::-1]), 2500, IndexPlan("flat"))
