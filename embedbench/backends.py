@@ -32,7 +32,7 @@ import os
 import re
 import shutil
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,10 +40,16 @@ import numpy as np
 import torch
 
 from embedbench.backend_spec import (
+    AUTO,
+    BACKEND_ENV,
     Backend,
+    BackendChoice,
     Precision,
+    check_choice,
+    default_backend,
     display_name,
     parse_backend,
+    parse_choice,
     parse_precision,
     tag,
 )
@@ -65,13 +71,15 @@ _INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 
 @dataclass(frozen=True)
 class BackendInfo:
-    """What a backend and precision of a model are filed under: display name, folder, fingerprint."""
+    """What a backend and precision of a model are filed under: display name, folder, fingerprint, and why
+    this backend (``reason``, for provenance)."""
 
     name: str
     path: str
     fingerprint: str
     backend: Backend
     precision: Precision
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -281,36 +289,61 @@ class OpenVINOTransformer(ExportedTransformer):
         return np.array(self.request.infer(inputs)[self.compiled.output(0)], copy=True)
 
 
-def describe(resolved: ResolvedModel, backend: Backend | str, precision: Precision | str) -> BackendInfo:
+def describe(
+    resolved: ResolvedModel, backend: BackendChoice | str | None = None, precision: Precision | str = Precision.FP32,
+    *, device: str | None = None, threads: int | None = None,
+) -> BackendInfo:
     """Name, folder and fingerprint of a model under a backend and precision, exporting it once if needed.
 
+    ``backend=None`` is the default (:func:`embedbench.backend_spec.default_backend`); ``"auto"`` picks the
+    fastest exact fp32 backend here (:mod:`embedbench.backend_auto`, measured once and remembered) and
+    keeps the model's plain name, with the chosen backend's fingerprint.
     torch fp32 keeps the model's own name and fingerprint (existing cached embeddings stay valid);
     torch int8 derives its fingerprint from the model's; ONNX and OpenVINO take their export's.
     """
-    backend, precision = parse_backend(backend), parse_precision(precision)
+    choice = default_backend() if backend is None else parse_choice(backend)
+    precision = parse_precision(precision)
+    check_choice(choice, precision)
+    if choice == AUTO:
+        from embedbench.backend_auto import choose
+
+        picked = choose(resolved, device=device, threads=threads)
+        info = describe(resolved, picked.backend, picked.precision)
+        return replace(info, name=resolved.name, reason=f"auto: {picked.reason}")
+    backend = parse_backend(choice)
     name = display_name(resolved.name, backend, precision)
+    reason = _fixed_reason(backend, precision)
     if backend is Backend.TORCH:
         fingerprint = resolved.fingerprint
         if precision is Precision.INT8:
             fingerprint = _derived_fingerprint(resolved.fingerprint, backend, precision)
-        return BackendInfo(name, resolved.path, fingerprint, backend, precision)
+        return BackendInfo(name, resolved.path, fingerprint, backend, precision, reason)
     folder = export(resolved, backend, precision)
     meta = read_manifest(folder / MANIFEST) or {}
     if "fingerprint" not in meta:
         raise EmbedbenchError(f"{folder / MANIFEST} has no fingerprint; delete {folder} and run again to re-export")
-    return BackendInfo(name, str(folder), str(meta["fingerprint"]), backend, precision)
+    return BackendInfo(name, str(folder), str(meta["fingerprint"]), backend, precision, reason)
+
+
+def _fixed_reason(backend: Backend, precision: Precision) -> str:
+    """Why a backend that was not chosen by measurement runs: the environment default, or it was named."""
+    if precision is Precision.FP32 and os.environ.get(BACKEND_ENV, "").strip().lower() == backend.value:
+        return f"${BACKEND_ENV}={backend.value}"
+    return f"named: {tag(backend, precision)}"
 
 
 def load_backend(
-    resolved: ResolvedModel, backend: Backend | str = Backend.TORCH, precision: Precision | str = Precision.FP32,
+    resolved: ResolvedModel, backend: BackendChoice | str | None = None, precision: Precision | str = Precision.FP32,
     *, device: str | None = None, threads: int | None = None,
 ) -> LoadedBackend:
     """Load a resolved model with a backend and precision (exporting once if needed).
 
+    ``backend=None`` is the default backend (``auto`` unless ``$EMBEDBENCH_BACKEND`` says otherwise).
+
     Threads: torch's intra-op threads, ONNX Runtime's ``intra_op_num_threads`` and OpenVINO's
     ``INFERENCE_NUM_THREADS`` are all set to ``threads`` (default: ``cpu_threads()``).
     """
-    info = describe(resolved, backend, precision)
+    info = describe(resolved, backend, precision, device=device, threads=threads)
     threads = threads or cpu_threads()
     if info.backend is not Backend.TORCH and device not in (None, "cpu"):
         raise EmbedbenchError(f"backend {info.backend} runs on the CPU only; drop device={device!r} or use backend torch")

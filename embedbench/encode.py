@@ -49,6 +49,7 @@ class CachedEncoder:
         backend: what runs the transformer (``torch``, ``onnx``, ``openvino``), for provenance.
         precision: ``fp32`` or ``int8``, for provenance.
         source: the name ``load_encoder`` was given (what a Ray worker loads); default ``name``.
+        backend_reason: why this backend (e.g. ``"auto: fastest exact fp32 (...)"``), for provenance.
     """
 
     def __init__(
@@ -65,11 +66,13 @@ class CachedEncoder:
         backend: str = "torch",
         precision: str = "fp32",
         source: str | None = None,
+        backend_reason: str = "",
     ) -> None:
         self.model = model
         self.source = source or name
         self.backend = str(backend)
         self.precision = str(precision)
+        self.backend_reason = backend_reason
         self.name = name
         self.fingerprint = fingerprint
         self.cache = cache
@@ -96,7 +99,7 @@ class CachedEncoder:
         return CachedEncoder(
             self.model, name=self.name, fingerprint=self.fingerprint, cache=self.cache, prompt=prompt,
             normalize=self.normalize, batch_size=self.batch_size, show_progress=self.show_progress,
-            backend=self.backend, precision=self.precision, source=self.source,
+            backend=self.backend, precision=self.precision, source=self.source, backend_reason=self.backend_reason,
         )
 
     def _encode_model(self, texts: list[str]) -> np.ndarray:
@@ -172,16 +175,19 @@ def load_encoder(
     cache: EmbeddingCache | None | bool = True,
     show_progress: bool = True,
     device: str | None = None,
-    backend: str = "torch",
+    backend: str | None = None,
     precision: str = "fp32",
     threads: int | None = None,
 ) -> CachedEncoder:
     """Resolve and load a model (registry name, folder or hub id) behind the shared cache.
 
     ``cache=True`` uses the default store, ``False``/``None`` disables it, or pass an ``EmbeddingCache``.
-    ``backend`` (``torch``, ``onnx``, ``openvino``) and ``precision`` (``fp32``, ``int8``) pick how the
-    transformer runs (``embedbench.backends``); other than torch fp32 they change the encoder's name
-    (``name@onnx-int8``) and fingerprint, so cached embeddings never mix backends or precisions.
+    ``backend`` (``torch``, ``onnx``, ``openvino``, ``auto``) and ``precision`` (``fp32``, ``int8``) pick how
+    the transformer runs (``embedbench.backends``). The default (``None``) is ``$EMBEDBENCH_BACKEND``, else
+    ``auto``: the fastest exact fp32 backend of this model on this machine, measured once and remembered
+    (``embedbench.backend_auto``); it keeps the plain name. Named backends other than torch fp32 change the
+    name (``name@onnx-int8``); every backend has its own fingerprint (an export's is shared by
+    ``name@onnx-fp32`` and auto's onnx), so cached embeddings never mix backends or precisions.
     ``threads``: CPU threads of the backend (default: ``backends.cpu_threads()``).
     """
     from embedbench.backends import load_backend  # imports torch: only when a model loads
@@ -192,5 +198,5 @@ def load_encoder(
     return CachedEncoder(
         loaded.model, name=info.name, fingerprint=info.fingerprint, cache=store, prompt=prompt,
         normalize=normalize, batch_size=batch_size, show_progress=show_progress,
-        backend=info.backend.value, precision=info.precision.value, source=name,
+        backend=info.backend.value, precision=info.precision.value, source=name, backend_reason=info.reason,
     )

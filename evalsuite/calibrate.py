@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from embedbench.backend_spec import Backend, Precision, split_spec
+from embedbench.backend_spec import AUTO, Backend, Precision, split_spec
 from embedbench.encode import load_encoder
 from embedbench.errors import EmbedbenchError
 from embedbench.evalsuite.config import BM25, EvalConfig
@@ -107,7 +107,7 @@ def measure(
         )
     built = {t: build_task(entries[t]) for t in tasks}
     name, backend, precision = split_spec(model)
-    if (backend, precision) != (Backend.TORCH, Precision.FP32):
+    if backend not in (AUTO, Backend.TORCH) or precision is not Precision.FP32:  # a bare name is the model itself
         raise EmbedbenchError(f"calibrate {model!r}: give the torch fp32 model; the exact backends are among the variations")
     out: dict[str, dict[str, tuple[str, float]]] = {t: {} for t in tasks}
     try:

@@ -13,6 +13,7 @@ so on a cluster the cache and model folders must be on a file system every node 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -58,17 +59,18 @@ def submit_pairs(pairs: list[Pair], cfg: ComputeConfig) -> list[Any]:
     from embedbench.ray_engine import ensure_ray
 
     ensure_ray(cfg)
-    for pair in pairs:
-        if pair.model.loaded is not None and not pair.model.lexical:
-            raise EmbedbenchError(
-                f"{pair.model.name} / {pair.name}: its model is already loaded in the driver; "
-                "fan out pairs before evaluating any of them locally"
-            )
     remote = ray.remote(evaluate_in_worker).options(
         num_cpus=cfg.cpus_per_actor, num_gpus=cfg.gpus_per_actor, max_retries=TASK_RETRIES
     )
     env, threads = driver_env(), int(max(1, cfg.cpus_per_actor))
-    return [remote.remote(pair, env, threads) for pair in pairs]
+    return [remote.remote(unloaded(pair), env, threads) for pair in pairs]
+
+
+def unloaded(pair: Pair) -> Pair:
+    """``pair`` with its model not loaded (the driver may hold it, e.g. from planning): the worker loads its own."""
+    if pair.model.lexical or pair.model.loaded is None:
+        return pair
+    return dataclasses.replace(pair, model=dataclasses.replace(pair.model, loaded=None))
 
 
 def run_pairs(pairs: list[Pair], cfg: ComputeConfig | None = None) -> Iterator[tuple[Pair, TaskResult, float]]:

@@ -14,6 +14,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,11 @@ from embedbench.backend_spec import Backend, Precision, split_spec
 from embedbench.encode import load_encoder
 from embedbench.errors import EmbedbenchError
 from embedbench.evalsuite.config import BM25, EvalConfig, TaskEntry
+from embedbench.evalsuite.model_facts import save_model_facts, save_plan
+from embedbench.evalsuite.plan import Plan, duration, format_plan, plan_pairs
+from embedbench.evalsuite.progress import ModelBars
 from embedbench.evalsuite.results import ResultsStore
+from embedbench.evalsuite.run_facts import facts_of, plan_file
 from embedbench.evalsuite.tasks import KINDS, get_task, is_builtin, task_names
 from embedbench.evalsuite.tasks.base import Task, task_config
 from embedbench.evalsuite.tasks.base import dataset_hash as files_hash
@@ -52,6 +57,7 @@ class EvalRun:
     """The outcome of ``run_eval``: one record per (model, task) and the encoder's cache counters."""
 
     records: list[RunRecord] = field(default_factory=list)
+    plan: Plan | None = None
     encoded: dict[str, int] = field(default_factory=dict)
     cache_hits: dict[str, int] = field(default_factory=dict)
 
@@ -261,10 +267,14 @@ def left_out_pairs(cfg: EvalConfig, specs: list[str], resolved: list[EvalModel])
     return out
 
 
-def evaluate_pair(pair: Pair) -> tuple[TaskResult, float]:
-    """Evaluate one pair (loading its model on first use); its result and the seconds it took. Writes nothing."""
+def evaluate_pair(pair: Pair, wrap: Callable[[Pair, Any], Any] | None = None) -> tuple[TaskResult, float]:
+    """Evaluate one pair (loading its model on first use); its result and the seconds it took. Writes nothing.
+
+    ``wrap(pair, model)`` may wrap the model first (the progress bars do).
+    """
     started = time.perf_counter()
-    result = pair.task.evaluate(pair.model.get())
+    model = pair.model.get()
+    result = pair.task.evaluate(wrap(pair, model) if wrap is not None else model)
     seconds = time.perf_counter() - started
     if result.task != pair.name or result.model != pair.model.name:
         raise EmbedbenchError(
@@ -274,10 +284,11 @@ def evaluate_pair(pair: Pair) -> tuple[TaskResult, float]:
     return result, seconds
 
 
-def evaluate_local(pairs: list[Pair]) -> Iterator[tuple[Pair, TaskResult, float]]:
+def evaluate_local(pairs: list[Pair], wrap: Callable[[Pair, Any], Any] | None = None,
+                   ) -> Iterator[tuple[Pair, TaskResult, float]]:
     """Evaluate ``pairs`` one after the other in this process, yielding each result as it is ready."""
     for pair in pairs:
-        result, seconds = evaluate_pair(pair)
+        result, seconds = evaluate_pair(pair, wrap)
         yield pair, result, seconds
 
 
@@ -297,8 +308,9 @@ def run_eval(
     log: Callable[[str], None] = print,
     show_progress: bool = True,
     source: str | Path | None = None,
+    plan_only: bool = False,
 ) -> EvalRun:
-    """Evaluate ``models`` (default: the config's) on ``tasks`` (default: the config's) and store the results.
+    """Plan, then evaluate ``models`` (default: the config's) on ``tasks`` (default: the config's) and store the results.
 
     Args:
         cfg: the validated ``[eval]`` config (``evalsuite.config.load_eval_config``).
@@ -306,14 +318,23 @@ def run_eval(
         tasks: task names to run (configured entries keep their options).
         force: re-run even when a stored result is current.
         log: where progress lines go.
-        show_progress: show encoding progress bars.
+        show_progress: show one encoding progress bar per model.
         source: the experiment file, named (with the key) in errors about a configured model or task.
+        plan_only: print the full plan and stop (nothing is evaluated or written).
 
     Every check that needs no encoding (results folder, tasks, models) is done before the first task runs.
+    The plan (``evalsuite.plan``) is logged first: per pair the texts to encode and the estimated time.
+    After the run, ``plan.json`` (estimated and measured seconds per pair) and ``models.json`` (facts of
+    each model loaded) are written beside the results.
     """
     store, pairs = prepare_run(cfg, models=models, tasks=tasks, force=force, show_progress=show_progress,
                                source=source)
-    run = EvalRun()
+    plan = plan_pairs(pairs, log=log)
+    for line in format_plan(plan, compact=not plan_only):
+        log(line)
+    run = EvalRun(plan=plan)
+    if plan_only:
+        return run
     for pair in pairs:
         if pair.status != "run":
             path = store.path(pair.model.name, pair.name) if pair.status == "up to date" else None
@@ -325,19 +346,36 @@ def run_eval(
         damage = store.damage(pair.model.name, pair.name)
         if damage is not None:
             log(f"{pair.model.name} / {pair.name}: stored result does not read ({damage}); running it again")
-    evaluate = evaluate_local
+    estimates = {(p.model, p.task): p.est_seconds for p in plan.pairs}
+    actual: dict[tuple[str, str], float] = {}
+    bars = ModelBars(plan, enabled=show_progress)
+    evaluate: Callable[[list[Pair]], Iterator[tuple[Pair, TaskResult, float]]] = partial(evaluate_local, wrap=bars.wrap)
     if compute.active().engine == "ray":  # each pair a Ray task; the results still saved here, by the one store
-        from embedbench.evalsuite.fanout import run_pairs as evaluate
-    for pair, result, seconds in evaluate(to_run):
-        record = save_pair(store, pair, result, seconds)
-        log(f"{record.model} / {record.task}: {record.main_metric} = {record.value:.4f} ({seconds:.1f} s) -> {record.path}")
-        run.records.append(record)
+        from embedbench.evalsuite.fanout import run_pairs
+
+        evaluate = run_pairs
+    try:
+        for pair, result, seconds in evaluate(to_run):
+            record = save_pair(store, pair, result, seconds)
+            actual[(record.model, record.task)] = seconds
+            est = duration(estimates.get((record.model, record.task)))
+            log(f"{record.model} / {record.task}: {record.main_metric} = {record.value:.4f} "
+                f"({seconds:.1f} s, estimated {est}) -> {record.path}")
+            run.records.append(record)
+    finally:
+        bars.close()
+    save_plan(cfg.results_dir, plan_file(plan, actual))
+    loaded = [m for m in _unique_models(pairs) if m.loaded is not None or m.lexical]
+    save_model_facts(cfg.results_dir, [facts_of(m, plan.throughputs.get(m.name)) for m in loaded])
     for model in _unique_models(pairs):
-        loaded = model.loaded
-        if loaded is not None and hasattr(loaded, "misses"):
-            run.encoded[model.name] = int(loaded.misses)
-            run.cache_hits[model.name] = int(loaded.hits)
-            log(f"{model.name}: encoded {loaded.misses} texts, {loaded.hits} from the cache")
+        encoder = model.loaded
+        if encoder is not None and hasattr(encoder, "misses"):
+            run.encoded[model.name] = int(encoder.misses)
+            run.cache_hits[model.name] = int(encoder.hits)
+            log(f"{model.name}: encoded {encoder.misses} texts, {encoder.hits} from the cache")
+    if actual:
+        est_total = sum(estimates.get(k) or 0.0 for k in actual)
+        log(f"evaluated {len(actual)} pair(s) in {duration(sum(actual.values()))} (estimated {duration(est_total)})")
     return run
 
 

@@ -1,4 +1,4 @@
-"""Shared test setup: offline hub, caches isolated in a session folder, real data location.
+"""Shared test setup: offline hub, caches isolated in a session folder, torch as the default backend, real data location.
 
 The cache variables are set here, when pytest imports this file and before any test module imports
 embedbench, huggingface_hub, datasets or mteb (some of them read their cache folder at import). Every
@@ -26,6 +26,9 @@ CACHE_ENV = {
 }
 # Overwrite, not setdefault: a user's own cache variables must not leak into the suite.
 os.environ.update({name: str(path) for name, path in CACHE_ENV.items()})
+# The suite runs torch unless a test opts in to another backend: "auto" would export and time every
+# model it meets (backend_auto's own tests set EMBEDBENCH_BACKEND=auto with monkeypatch).
+os.environ["EMBEDBENCH_BACKEND"] = "torch"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -195,3 +195,123 @@ def test_split_spec():
     assert split_spec("models/x@openvino-int8") == ("models/x", Backend.OPENVINO, Precision.INT8)
     with pytest.raises(EmbedbenchError, match="NAME@BACKEND-PRECISION"):
         split_spec("tiny@onnx")
+
+
+# ---- backend auto: the fastest exact fp32 backend, measured once per model + machine ----
+
+
+def test_default_backend_follows_the_environment(monkeypatch):
+    from embedbench.backend_spec import AUTO, default_backend, display_name, split_spec
+
+    monkeypatch.delenv("EMBEDBENCH_BACKEND")
+    assert default_backend() == AUTO and split_spec("all-MiniLM-L6-v2") == ("all-MiniLM-L6-v2", AUTO, Precision.FP32)
+    assert display_name("all-MiniLM-L6-v2", AUTO, Precision.FP32) == "all-MiniLM-L6-v2"  # filed under the plain name
+    assert split_spec("x@onnx-fp32")[1] is Backend.ONNX  # a named backend wins over the default
+    monkeypatch.setenv("EMBEDBENCH_BACKEND", "OpenVINO")
+    assert split_spec("x") == ("x", Backend.OPENVINO, Precision.FP32)
+    monkeypatch.setenv("EMBEDBENCH_BACKEND", "tpu")
+    with pytest.raises(EmbedbenchError, match=r"\$EMBEDBENCH_BACKEND='tpu'.*auto, torch, onnx, openvino"):
+        split_spec("x")
+
+
+def test_auto_never_means_int8():
+    from embedbench.backend_spec import split_spec
+
+    with pytest.raises(EmbedbenchError, match="exact fp32 backends only.*@onnx-int8"):
+        split_spec("all-MiniLM-L6-v2@auto-int8")
+    with pytest.raises(EmbedbenchError, match="exact fp32 backends only"):
+        backends.describe(resolve("tiny"), "auto", "int8")
+
+
+class FakeBackend:
+    """A candidate with a fixed probe time and embeddings ``offset`` away from torch's (no model, no clock)."""
+
+    def __init__(self, backend: Backend, seconds: float, offset: float = 0.0) -> None:
+        self.name, self.fingerprint, self.backend, self.precision = "m", f"fp-{backend}", backend.value, "fp32"
+        self.seconds, self.offset = seconds, offset
+
+    def _encode_model(self, texts):
+        rng = np.random.default_rng([len(t) for t in texts])
+        return rng.standard_normal((len(texts), 8)).astype(np.float32) + self.offset
+
+
+def _fake_candidates(monkeypatch, fakes, failing=()):
+    from embedbench import backend_auto, throughput
+
+    def load(resolved, backend, threads, batch_size):
+        if backend in failing:
+            raise RuntimeError("unsupported operator Foo\nmore detail")
+        return fakes[backend]
+
+    monkeypatch.setattr(backend_auto, "_load", load)
+    monkeypatch.setattr(throughput, "timed_encode", lambda enc, texts: (enc.seconds * len(texts), enc._encode_model(texts)))
+
+
+def test_auto_picks_the_fastest_exact_backend_and_says_why(monkeypatch, tmp_path):
+    from embedbench import backend_auto
+
+    monkeypatch.setenv("EMBEDBENCH_CACHE", str(tmp_path))
+    _fake_candidates(monkeypatch, {
+        Backend.TORCH: FakeBackend(Backend.TORCH, 0.03),
+        Backend.ONNX: FakeBackend(Backend.ONNX, 0.01, offset=1e-3),  # fastest, but not exact
+        Backend.OPENVINO: FakeBackend(Backend.OPENVINO, 0.02, offset=3e-7),
+    })
+    model = backends.ResolvedModel("m", str(tmp_path), "fp-m")
+    choice = backend_auto.choose(model)
+    assert choice.backend is Backend.OPENVINO and choice.rounds == 1  # 1/3 faster than torch: a clear lead
+    assert choice.reason.startswith("fastest exact fp32 (openvino 50/s, torch 33.3/s long texts)")
+    assert "onnx not exact: max abs diff 1.0e-03" in choice.reason
+    onnx = next(c for c in choice.candidates if c.backend == "onnx")
+    assert not onnx.exact and onnx.throughput["long_per_s"] == pytest.approx(100)
+    stored = json.loads((tmp_path / "backends.json").read_text())
+    assert [e["backend"] for e in stored.values()] == ["openvino"]
+    assert len(json.loads((tmp_path / "throughput.json").read_text())) == 3  # every candidate's speed is kept
+    monkeypatch.setattr(backend_auto, "measure_choice", lambda *a, **k: pytest.fail("measured twice"))
+    assert backend_auto.choose(model) == choice  # remembered per fingerprint + machine
+
+
+def test_auto_leaves_out_a_backend_that_does_not_load_and_keeps_torch(monkeypatch, tmp_path):
+    from embedbench import backend_auto
+
+    monkeypatch.setenv("EMBEDBENCH_CACHE", str(tmp_path))
+    _fake_candidates(monkeypatch, {Backend.TORCH: FakeBackend(Backend.TORCH, 0.03),
+                                   Backend.ONNX: FakeBackend(Backend.ONNX, 0.029)}, failing=(Backend.OPENVINO,))
+    choice = backend_auto.choose(backends.ResolvedModel("m", str(tmp_path), "fp-m"))
+    assert choice.backend is Backend.ONNX and choice.rounds == backend_auto.MAX_ROUNDS  # too close to stop early
+    assert "openvino does not load: unsupported operator Foo" in choice.reason
+    hub = backend_auto.choose(backends.ResolvedModel("org/m", "org/m", "hub:org/m", is_local=False))
+    assert hub.backend is Backend.TORCH and "hub model" in hub.reason
+
+
+def test_auto_on_a_real_model_is_remembered_shared_and_recorded(monkeypatch, tmp_path):
+    """tiny under auto: plain name, the chosen backend's fingerprint and cache space, the reason in provenance."""
+    from embedbench import backend_auto
+
+    monkeypatch.setenv("EMBEDBENCH_CACHE", str(tmp_path))  # a fresh backends.json; the session's models stay
+    monkeypatch.setenv("EMBEDBENCH_BACKEND", "auto")
+    store = EmbeddingCache(tmp_path / "emb.sqlite")
+    enc = load_encoder("tiny", cache=store, show_progress=False)
+    assert enc.name == "tiny" and enc.precision == "fp32" and enc.backend_reason.startswith("auto: ")
+    chosen = backends.describe(resolve("tiny"), enc.backend, "fp32")
+    assert enc.fingerprint == chosen.fingerprint
+    enc.encode(TEXTS)
+    monkeypatch.setattr(backend_auto, "measure_choice", lambda *a, **k: pytest.fail("measured twice"))
+    named = load_encoder("tiny", backend=enc.backend, cache=store, show_progress=False)  # e.g. tiny@onnx-fp32
+    np.testing.assert_array_equal(named.encode(TEXTS), enc.encode(TEXTS))
+    assert (named.hits, named.misses) == (len(TEXTS), 0)  # one cache space: each text encoded once per model
+    assert load_encoder("tiny", cache=False).backend == enc.backend
+    monkeypatch.setenv("EMBEDBENCH_BACKEND", "torch")
+    forced = load_encoder("tiny", cache=False)
+    assert (forced.backend, forced.backend_reason) == ("torch", "$EMBEDBENCH_BACKEND=torch")
+
+
+def test_cli_resolve_shows_the_auto_choice_and_its_measurements(monkeypatch, tmp_path):
+    monkeypatch.setenv("EMBEDBENCH_CACHE", str(tmp_path))
+    result = CliRunner().invoke(app, ["resolve", "tiny", "--backend", "auto"])
+    assert result.exit_code == 0, result.output
+    first, second = result.stdout.splitlines()[:2]
+    assert first.split()[0] == "tiny" and second.startswith("backend: ") and "auto: " in second
+    for word in ("short texts/s", "long texts/s", "max abs diff", "torch", "onnx", "openvino"):
+        assert word in result.stdout
+    listed = CliRunner().invoke(app, ["models"])
+    assert "Backend auto on this machine" in listed.stdout and "tiny: " in listed.stdout
