@@ -152,7 +152,7 @@ def serialize_index(index: object) -> np.ndarray:
     """The index as a uint8 array (to ship it to workers, e.g. once into Ray's object store)."""
     import faiss
 
-    return faiss.serialize_index(index)
+    return faiss.serialize_index(index)  # type: ignore[arg-type]
 
 
 def deserialize_index(data: np.ndarray) -> object:

@@ -147,7 +147,7 @@ def search_on_ray(
     starts = list(range(0, len(queries), batch_size))
     actors = start_search_actors(index_ref, cfg, len(starts))
     pool = ActorPool(actors)
-    work = ((s, queries[s : s + batch_size], per_query[s : s + batch_size]) for s in starts)
+    work = [(s, queries[s : s + batch_size], per_query[s : s + batch_size]) for s in starts]  # views, no copies
 
     def results() -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         try:

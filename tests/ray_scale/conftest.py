@@ -9,17 +9,21 @@ import pytest
 from embedbench import compute
 from embedbench.compute import ComputeConfig
 
-RAY = ComputeConfig(engine="ray", actors=2, cpus_per_actor=1)
+RAY = ComputeConfig(engine="ray", actors=2, cpus_per_actor=1, batch_size=32)
 
 
 @pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[None]:
     """A local cluster for the session (reused if another fixture started one first), shut down at the end."""
     import ray
+    import ray.data
 
     started = not ray.is_initialized()
     if started:
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.print_on_execution_start = False
     yield
     if started:
         ray.shutdown()
