@@ -85,8 +85,14 @@ def ensure_ray(cfg: ComputeConfig) -> None:
     The workers get the driver's ``EMBEDBENCH_*``/``HF_*`` variables, so they find the same models,
     caches and offline setting.
     """
-    import ray
-
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise EmbedbenchError(
+            "[compute] engine = \"ray\" needs Ray Data, which is not installed; run "
+            "`pip install 'embedbench[ray]'` (or `make setup`), or use --engine local"
+        ) from None
     if ray.is_initialized():
         return
     env = {k: v for k, v in os.environ.items() if k.startswith(_FORWARDED_ENV)}
