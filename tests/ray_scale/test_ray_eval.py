@@ -1,4 +1,5 @@
-"""Evaluation fanned out as Ray tasks stores the local engine's results (tiny model and BM25, real slices)."""
+"""``embedbench eval --engine ray`` fans the pairs out as Ray tasks and stores the local engine's results
+(tiny model and BM25 on STS Benchmark and SciFact slices, each engine with its own empty cache)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,16 @@ import math
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from embedbench import compute
+from embedbench.cli import app
 from embedbench.errors import EmbedbenchError
 from embedbench.evalsuite.config import load_eval_config
 from embedbench.evalsuite.fanout import run_pairs
-from embedbench.evalsuite.runner import prepare_run, run_eval
+from embedbench.evalsuite.runner import prepare_run
+
+runner = CliRunner()
 
 
 def write_workspace(folder: Path, shared_data: Path) -> Path:
@@ -63,24 +68,23 @@ def same_metrics(a: dict, b: dict, tol: float = 1e-6) -> bool:
     )
 
 
-def test_eval_on_ray_stores_the_local_results(tmp_path, shared_data, ray_engine, monkeypatch):
-    config = write_workspace(tmp_path / "ray", shared_data)
-    monkeypatch.setenv("EMBEDBENCH_EMBEDDINGS", str(tmp_path / "ray" / "emb.sqlite"))
-    lines: list[str] = []
-    on_ray = run_eval(load_eval_config(config), log=lines.append, show_progress=False)
-    assert sorted((r.model, r.task, r.status) for r in on_ray.records) == [
-        ("bm25", "scifact-mini", "ran"), ("bm25", "stsb-mini", "not applicable"),
-        ("tiny", "scifact-mini", "ran"), ("tiny", "stsb-mini", "ran"),
-    ]
-    again = run_eval(load_eval_config(config), log=lines.append, show_progress=False)  # stored by the driver: current
-    assert {r.status for r in again.records} == {"skipped", "not applicable"}
-
-    compute.activate(compute.ComputeConfig())
-    local_config = write_workspace(tmp_path / "local", shared_data)
-    monkeypatch.setenv("EMBEDBENCH_EMBEDDINGS", str(tmp_path / "local" / "emb.sqlite"))
-    run_eval(load_eval_config(local_config), log=lines.append, show_progress=False)
+@pytest.mark.slow
+def test_eval_on_ray_stores_the_local_results(tmp_path, shared_data, ray_cluster, monkeypatch):
+    outputs = {}
+    for engine in ("ray", "local"):
+        config = write_workspace(tmp_path / engine, shared_data)
+        monkeypatch.setenv("EMBEDBENCH_EMBEDDINGS", str(tmp_path / engine / "emb.sqlite"))
+        result = runner.invoke(app, ["eval", "--config", str(config), "--engine", engine])
+        assert result.exit_code == 0, result.output
+        outputs[engine] = result.output
+    assert compute.active().engine == "local"
     ray_metrics, local_metrics = stored_metrics(tmp_path / "ray" / "results"), stored_metrics(tmp_path / "local" / "results")
-    assert len(local_metrics) == 3 and same_metrics(ray_metrics, local_metrics)
+    assert sorted(local_metrics) == [("bm25", "scifact-mini"), ("tiny", "scifact-mini"), ("tiny", "stsb-mini")]
+    assert same_metrics(ray_metrics, local_metrics)
+    # the driver stored them through the one store: a second run on Ray finds them current
+    monkeypatch.setenv("EMBEDBENCH_EMBEDDINGS", str(tmp_path / "ray" / "emb.sqlite"))
+    again = runner.invoke(app, ["eval", "--config", str(tmp_path / "ray" / "bench.toml"), "--engine", "ray"])
+    assert again.exit_code == 0 and again.output.count("up to date, skipped") == 3, again.output
 
 
 def test_a_failing_pair_raises_its_own_error(tmp_path, shared_data, ray_engine, monkeypatch):
