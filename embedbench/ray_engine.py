@@ -20,6 +20,7 @@ import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -62,15 +63,20 @@ class EncoderSpec:
     fingerprint: str | None = None
 
 
+def _loadable(name: str) -> str:
+    """``name`` as a worker can load it: a model folder becomes absolute (workers do not share the driver's cwd)."""
+    return str(Path(name).resolve()) if Path(name).is_dir() else name
+
+
 def as_spec(model: str | EncoderSpec | _ResolvedLike | CachedEncoder) -> EncoderSpec:
     """An ``EncoderSpec`` from a spec string (``NAME@BACKEND-PRECISION``), a resolved model or an encoder."""
     if isinstance(model, EncoderSpec):
         return model
     if isinstance(model, str):
         name, backend, precision = split_spec(model)
-        return EncoderSpec(name, backend.value, precision.value)
+        return EncoderSpec(_loadable(name), backend.value, precision.value)
     if hasattr(model, "space") and hasattr(model, "backend"):  # a CachedEncoder
-        source = split_spec(getattr(model, "source", None) or model.name)[0]
+        source = _loadable(split_spec(getattr(model, "source", None) or model.name)[0])
         return EncoderSpec(
             source, model.backend, model.precision, model.prompt or None, model.normalize, model.fingerprint,
         )

@@ -99,11 +99,13 @@ def _with_hashes(batch: pa.Table) -> pa.Table:
 def encode_to_shards(
     model: str | CachedEncoder | object, texts: Iterable[str] | ray.data.Dataset, cfg: ComputeConfig,
     shard_dir: Path | None = None, *, cache: EmbeddingCache | None = None, space: Space | None = None,
+    chunk: int = SPOOL_CHUNK,
 ) -> Path:
     """Encode ``texts`` on Ray into Parquet shards under ``shard_dir`` (default :func:`default_shard_dir`).
 
     ``texts``: an iterable of strings (misses only, when ``cache`` and ``space`` are given) or a Ray
-    Dataset with a ``text`` column. Returns the folder holding the shards (``vectors/*.parquet``).
+    Dataset with a ``text`` column. ``chunk``: texts the driver reads and looks up at a time (its
+    memory is proportional to this, not to the corpus). Returns the folder holding the shards.
     """
     import ray.data
 
@@ -114,7 +116,7 @@ def encode_to_shards(
     if isinstance(texts, ray.data.Dataset):
         ds = texts.select_columns(["text"]).map_batches(_with_hashes, batch_format="pyarrow", num_cpus=0.25)
     else:
-        sent, _ = spool_texts(texts, spool, cache=cache, space=space)
+        sent, _ = spool_texts(texts, spool, cache=cache, space=space, chunk=chunk)
         if not sent:
             out.mkdir(parents=True, exist_ok=True)
             return out
@@ -146,17 +148,18 @@ def ingest_shards(cache: EmbeddingCache, space: Space, folder: Path, chunk: int 
 
 def encode_corpus(
     encoder: CachedEncoder, texts: Iterable[str] | ray.data.Dataset, cfg: ComputeConfig,
-    shard_dir: Path | None = None, *, keep_shards: bool = False,
+    shard_dir: Path | None = None, *, keep_shards: bool = False, chunk: int = SPOOL_CHUNK,
 ) -> int:
     """Bring ``encoder``'s cache up to date with a corpus of any size; returns the vectors ingested.
 
     The streaming counterpart of ``encoder.encode(texts)``: misses go through the shards and into the
     cache; nothing proportional to the corpus stays in the driver. ``keep_shards`` leaves the shards
-    (e.g. for an index to read); otherwise they are removed once ingested.
+    (e.g. for an index to read); otherwise they are removed once ingested. ``chunk``: as in
+    :func:`encode_to_shards`.
     """
     if encoder.cache is None:
         raise ValueError("encode_corpus needs an encoder with a cache (load_encoder(..., cache=True))")
-    folder = encode_to_shards(encoder, texts, cfg, shard_dir, cache=encoder.cache, space=encoder.space)
+    folder = encode_to_shards(encoder, texts, cfg, shard_dir, cache=encoder.cache, space=encoder.space, chunk=chunk)
     rows = ingest_shards(encoder.cache, encoder.space, folder)
     if not keep_shards:
         shutil.rmtree(folder.parent, ignore_errors=True)

@@ -6,8 +6,9 @@ section the tests encode with (two actors of one CPU, small batches so a few hun
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 
+import numpy as np
 import pytest
 
 from embedbench import compute
@@ -45,3 +46,19 @@ def ray_engine(ray_cfg: ComputeConfig) -> Iterator[ComputeConfig]:
     compute.activate(ray_cfg)
     yield ray_cfg
     compute.activate(before)
+
+
+@pytest.fixture(scope="session")
+def encode_locally() -> Callable[[Sequence[str]], np.ndarray]:
+    """The local engine's vectors for texts (tiny model, batch 32, no cache), whatever engine is active."""
+    from embedbench.encode import load_encoder
+
+    def encode(texts: Sequence[str]) -> np.ndarray:
+        before = compute.active()
+        compute.activate(ComputeConfig())
+        try:
+            return load_encoder("tiny", cache=False, show_progress=False, batch_size=32).encode(texts)
+        finally:
+            compute.activate(before)
+
+    return encode

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from embedbench import compute, ray_engine
 from embedbench.cache import EmbeddingCache, text_hash
+from embedbench.compute import ComputeConfig
 from embedbench.data.sts import read_stsb
 from embedbench.encode import load_encoder
 from embedbench.ray_engine import as_spec, encode_on_ray
@@ -20,23 +22,37 @@ def sts_texts(shared_data) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def local_vectors(sts_texts) -> np.ndarray:
-    return load_encoder("tiny", cache=False, show_progress=False, batch_size=32).encode(sts_texts)
+def local_vectors(sts_texts, encode_locally) -> np.ndarray:
+    return encode_locally(sts_texts)
 
 
+@pytest.mark.slow
 def test_encode_on_ray_equals_local(ray_cfg, sts_texts, local_vectors):
     got = encode_on_ray("tiny", sts_texts, ray_cfg)
     assert got.shape == local_vectors.shape and got.dtype == np.float32
     assert float(np.abs(got - local_vectors).max()) < 1e-6
 
 
-def test_cached_encoder_sends_only_misses_and_fills_the_cache(ray_engine, tmp_path, sts_texts, local_vectors):
+@pytest.mark.slow
+def test_cached_encoder_sends_only_misses_and_fills_the_cache(ray_cfg, tmp_path, sts_texts, local_vectors, monkeypatch):
     cache = EmbeddingCache(tmp_path / "emb.sqlite")
     enc = load_encoder("tiny", cache=cache, show_progress=False, batch_size=32)
     first = sts_texts[:100]
-    enc.encode(first)  # on Ray: 100 misses
-    assert (enc.hits, enc.misses) == (0, len(set(first)))
-    got = enc.encode(sts_texts)  # the first 100 are hits now; only the rest goes to Ray
+    enc.encode(first)  # the local engine fills the cache with these
+    sent: list[str] = []
+    real = ray_engine.iter_encoded
+
+    def recording(model, texts, cfg, positions=None):
+        sent.extend(texts)
+        return real(model, texts, cfg, positions)
+
+    monkeypatch.setattr(ray_engine, "iter_encoded", recording)
+    compute.activate(ray_cfg)
+    try:
+        got = enc.encode(sts_texts)  # only the texts the cache lacks go to Ray
+    finally:
+        compute.activate(ComputeConfig())
+    assert sorted(sent) == sorted(set(sts_texts) - set(first))
     assert enc.hits == len(set(first)) and enc.misses == len(set(sts_texts))
     assert float(np.abs(got - local_vectors).max()) < 1e-6
     stored = cache.get_many(enc.space, [text_hash(t) for t in sts_texts])

@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import psutil
+import pytest
 
 from embedbench.cache import EmbeddingCache, text_hash
 from embedbench.data.sts import read_stsb
@@ -32,7 +33,8 @@ def _stored(cache: EmbeddingCache, space, hashes: list[bytes]) -> dict[bytes, np
     return cache.get_many(space, hashes)
 
 
-def test_killed_actor_is_retried_and_committed_chunks_stay(ray_engine, tmp_path, shared_data):
+@pytest.mark.slow
+def test_killed_actor_is_retried_and_committed_chunks_stay(ray_engine, tmp_path, shared_data, encode_locally):
     df = read_stsb(shared_data / "stsbenchmark" / "sts-train.csv")
     texts = list(dict.fromkeys([*df["sentence1"].to_list(), *df["sentence2"].to_list()]))[:8000]
     hashes = [text_hash(t) for t in texts]
@@ -64,5 +66,4 @@ def test_killed_actor_is_retried_and_committed_chunks_stay(ray_engine, tmp_path,
     after = _stored(cache, enc.space, hashes)
     assert len(after) == len(texts)
     assert all(np.array_equal(after[h], v) for h, v in committed.items())
-    local = load_encoder("tiny", cache=False, show_progress=False, batch_size=32).encode(texts)
-    assert float(np.abs(got - local).max()) < 1e-6
+    assert float(np.abs(got - encode_locally(texts)).max()) < 1e-6
