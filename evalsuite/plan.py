@@ -15,9 +15,11 @@ share one dry run per task.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -25,12 +27,15 @@ from typing import Any
 
 import numpy as np
 
+from embedbench import throughput as tp_module
 from embedbench.cache import text_hash
 from embedbench.io import read_manifest, sha256_text, write_json_atomic
 from embedbench.paths import cache_dir
+from embedbench.throughput import token_counts
 
 RECORD_DIM = 32
-"""Dimension of the recording encoder's vectors: small, so the dry run's scoring costs little."""
+"""Dimension of the recording encoder's vectors (at most 32: bytes of a SHA-256): small, so the dry run's
+scoring costs little."""
 
 
 class RecordingEncoder:
@@ -59,12 +64,12 @@ class RecordingEncoder:
         return RecordingEncoder(self.name, self.fingerprint, self.model.prompts, prompt or "", self.asked)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Record ``texts``; one unit vector per text (32 bytes of its SHA-256, centred)."""
+        """Record ``texts``; one unit vector per text (the first bytes of its SHA-256, centred)."""
         seen = self.asked.setdefault(self.prompt, {})
         out = np.empty((len(texts), RECORD_DIM), dtype=np.float32)
         for i, text in enumerate(texts):
             seen[text] = None
-            out[i] = np.frombuffer(hashlib.sha256(text.encode("utf-8")).digest(), dtype=np.uint8)
+            out[i] = np.frombuffer(hashlib.sha256(text.encode("utf-8")).digest()[:RECORD_DIM], dtype=np.uint8)
         out -= 127.5
         out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-6)
         return out
@@ -99,7 +104,9 @@ def record_task(task: Any, prompts: dict[str, str] | None = None, key: str | Non
 def _record(task: Any, prompts: dict[str, str] | None) -> Recording:
     recorder = RecordingEncoder(prompts=prompts)
     started = time.perf_counter()
-    task.evaluate(recorder)
+    with warnings.catch_warnings():  # scores of random vectors: sklearn's ill-defined-metric warnings mean nothing
+        warnings.simplefilter("ignore")
+        task.evaluate(recorder)
     seconds = time.perf_counter() - started
     return Recording({p: list(texts) for p, texts in recorder.asked.items()}, seconds)
 
@@ -147,26 +154,6 @@ class Plan:
         return sum(p.to_encode for p in self.pairs if p.model == model and p.status == "run")
 
 
-class TokenCounter:
-    """Token counts of texts under a model's tokenizer, truncated at its max sequence length."""
-
-    def __init__(self, encoder: Any) -> None:
-        model = getattr(encoder, "model", None)
-        self.tokenizer = getattr(model, "tokenizer", None)
-        self.max_length = int(getattr(model, "max_seq_length", None) or 512)
-
-    def count(self, texts: list[str]) -> list[int]:
-        """Tokens of each text (special tokens included); a whitespace count without a tokenizer."""
-        if self.tokenizer is None:
-            return [min(len(t.split()) + 2, self.max_length) for t in texts]
-        out: list[int] = []
-        for start in range(0, len(texts), 4096):
-            ids = self.tokenizer(texts[start : start + 4096], add_special_tokens=True, truncation=True,
-                                 max_length=self.max_length)["input_ids"]
-            out.extend(len(x) for x in ids)
-        return out
-
-
 def cached_texts(encoder: Any, prompt: str, texts: list[str]) -> set[str]:
     """Of ``texts``, those the encoder's embedding cache already holds under ``prompt``."""
     cache = getattr(encoder, "cache", None)
@@ -196,7 +183,6 @@ def plan_pairs(pairs: Sequence[Any], *, throughput: Callable[[Any], Any] | None 
     recordings: dict[tuple[str, tuple[tuple[str, str], ...]], Recording] = {}
     measured: dict[int, Any] = {}
     will_hold: dict[tuple[int, str], set[str]] = {}  # (model, prompt) -> texts in the cache once earlier pairs ran
-    counters: dict[int, TokenCounter] = {}
     plan = Plan(machine=machine)
     for pair in pairs:
         row = PairPlan(pair.model.name, pair.name, pair.status, reason=pair.reason)
@@ -208,6 +194,7 @@ def plan_pairs(pairs: Sequence[Any], *, throughput: Callable[[Any], Any] | None 
             key = (pair.name, ())
             if key not in recordings:
                 recordings[key] = record_task(pair.task, key=task_key)
+                log(f"plan: {pair.name}: {recordings[key].seconds:.1f} s without encoding")
             row.encode_seconds, row.overhead_seconds = 0.0, recordings[key].seconds
             continue
         encoder = pair.model.get()
@@ -215,11 +202,15 @@ def plan_pairs(pairs: Sequence[Any], *, throughput: Callable[[Any], Any] | None 
         key = (pair.name, tuple(sorted(prompts.items())))
         if key not in recordings:
             recordings[key] = record_task(pair.task, prompts, key=task_key)
+            log(f"plan: {pair.name}: {sum(map(len, recordings[key].asked.values()))} texts, "
+                f"{recordings[key].seconds:.1f} s without encoding")
         rec = recordings[key]
         if id(encoder) not in measured:
             measured[id(encoder)] = throughput(encoder) if throughput is not None else None
-            plan.throughputs[pair.model.name] = measured[id(encoder)]
-            counters[id(encoder)] = TokenCounter(encoder)
+            plan.throughputs[pair.model.name] = tp = measured[id(encoder)]
+            if tp is not None:
+                log(f"plan: {pair.model.name} ({getattr(tp, 'backend', '?')}-{getattr(tp, 'precision', '?')}): "
+                    f"{tp.short_per_s:.0f} short texts/s, {tp.long_per_s:.1f} long texts/s on this machine")
         missing: list[str] = []
         for prompt, texts in rec.asked.items():
             held = will_hold.setdefault((id(encoder), prompt), set())
@@ -231,7 +222,7 @@ def plan_pairs(pairs: Sequence[Any], *, throughput: Callable[[Any], Any] | None 
             missing.extend(prompt + t for t in new)
             if pair.status == "run":
                 held.update(fresh)
-        tokens = counters[id(encoder)].count(missing)
+        tokens = token_counts(encoder, missing) if missing else []
         row.to_encode, row.tokens = len(missing), sum(tokens)
         tp = measured[id(encoder)]
         row.encode_seconds = None if tp is None or estimate is None else float(estimate(tp, tokens))
@@ -243,12 +234,23 @@ def plan_pairs(pairs: Sequence[Any], *, throughput: Callable[[Any], Any] | None 
 def _throughput_functions(throughput: Callable[[Any], Any] | None,
                           estimate: Estimator | None) -> tuple[Callable[[Any], Any] | None, Estimator | None, str]:
     """The measuring and estimating functions and this machine's id (``embedbench.throughput`` by default)."""
-    try:
-        from embedbench import throughput as tp_module
-    except ImportError:  # the throughput module is not installed in this checkout: plan without estimates
-        return throughput, estimate, ""
-    return (throughput or tp_module.throughput_of, estimate or tp_module.estimate_seconds,
-            tp_module.machine_id())
+    return (throughput or current_throughput, estimate or tp_module.estimate_seconds, tp_module.machine_id())
+
+
+def current_throughput(encoder: Any) -> Any:
+    """The encoder's remembered throughput (``throughput.throughput_of``) scaled to this machine's speed now.
+
+    A measurement remembered from a busier or quieter moment (a shared machine's load changes the speed
+    several-fold) would put every estimate off by the same factor, so the short probe is timed again
+    (about a second) and both rates are scaled by how much faster or slower it ran now.
+    """
+    remembered = tp_module.throughput_of(encoder)
+    short, _ = tp_module.probe_texts()
+    tp_module.warm_up(encoder)
+    seconds, _ = tp_module.timed_encode(encoder, short)
+    factor = len(short) / max(seconds, 1e-9) / remembered.short_per_s
+    return dataclasses.replace(remembered, short_per_s=remembered.short_per_s * factor,
+                               long_per_s=remembered.long_per_s * factor)
 
 
 def duration(seconds: float | None) -> str:

@@ -172,3 +172,26 @@ def inner_reference(texts):
 
 def test_duration_reads():
     assert [duration(s) for s in (None, 12.4, 185, 3720)] == ["–", "12 s", "3 min 05 s", "1 h 02 min"]
+
+
+def test_current_throughput_rescales_a_remembered_measurement(monkeypatch):
+    """A measurement remembered from a slower moment is scaled to the speed the short probe runs at now."""
+    from embedbench import throughput as tp_module
+    from embedbench.throughput import Throughput
+
+    class Timed:
+        name, fingerprint = "timed", "t"
+
+        def _encode_model(self, texts):
+            import time
+
+            time.sleep(0.002 * len(texts))  # 500 texts/s
+            return np.zeros((len(texts), 2), dtype=np.float32)
+
+        encode = _encode_model
+
+    slow = Throughput(short_per_s=50.0, long_per_s=5.0, short_tokens=15, long_tokens=256, backend="torch",
+                      precision="fp32", machine="m")
+    monkeypatch.setattr(tp_module, "throughput_of", lambda enc: slow)
+    now = plan_module.current_throughput(Timed())
+    assert 250 < now.short_per_s <= 500 and now.long_per_s / now.short_per_s == pytest.approx(0.1)
