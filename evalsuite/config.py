@@ -133,6 +133,19 @@ class ContaminationConfig(StrictModel):
         return self.limits.get(task, self.limit)
 
 
+class LeaveOut(StrictModel):
+    """Pairs the experiment plans but does not run: ``model`` on each of ``tasks``, and why.
+
+    They appear in the plan (texts, estimated time), in ``plan.json`` with status ``left out`` and in
+    the report's "Left out" table, e.g.
+    ``{ model = "all-mpnet-base-v2", tasks = ["scifact"], reason = "54 min on 2 CPU cores" }``.
+    """
+
+    model: str = Field(min_length=1)
+    tasks: list[str] = Field(min_length=1)
+    reason: str = ""
+
+
 class EvalConfig(StrictModel):
     """Everything ``embedbench eval``, ``report`` and ``check`` read from ``[eval]``."""
 
@@ -150,6 +163,8 @@ class EvalConfig(StrictModel):
     report_name: str = Field("eval", pattern=r"^[A-Za-z0-9_.-]+$")
     notes: list[str] = Field(default_factory=list)
     """Sentences shown under the report's summary (e.g. which model x task pairs this profile leaves out)."""
+    leave_out: list[LeaveOut] = Field(default_factory=list)
+    """(model, tasks) pairs planned but not run (``LeaveOut``); the model and tasks must be configured."""
     check: CheckConfig = Field(default_factory=CheckConfig)
     contamination: ContaminationConfig = Field(default_factory=ContaminationConfig)
 
@@ -161,6 +176,14 @@ class EvalConfig(StrictModel):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"task(s) listed twice: {dupes}; give each entry its own name")
+        for i, rule in enumerate(self.leave_out):
+            if rule.model not in self.models:
+                raise ValueError(f"leave_out[{i}].model {rule.model!r} is not one of models {self.models}; "
+                                 "name a configured model (as written there)")
+            unknown = [t for t in rule.tasks if t not in names]
+            if unknown:
+                raise ValueError(f"leave_out[{i}].tasks {unknown} are not configured tasks {names}; "
+                                 "name tasks listed under [eval] tasks")
         return self
 
     @property
@@ -207,6 +230,7 @@ class EvalConfig(StrictModel):
             "results_dir": fix(self.results_dir) or self.results_dir,
             "reports_dir": fix(self.reports_dir) or self.reports_dir,
             "models": [model(m) for m in self.models],
+            "leave_out": [r.model_copy(update={"model": model(r.model)}) for r in self.leave_out],
             "tasks": [entry(t) for t in self.tasks],
             "baseline": model(self.baseline) if self.baseline else None,
             "check": check,

@@ -12,20 +12,27 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from embedbench import compute
 from embedbench.backend_spec import Backend, Precision, split_spec
 from embedbench.encode import load_encoder
 from embedbench.errors import EmbedbenchError
 from embedbench.evalsuite.config import BM25, EvalConfig, TaskEntry
+from embedbench.evalsuite.model_facts import save_model_facts, save_plan
+from embedbench.evalsuite.plan import Plan, duration, format_plan, plan_pairs
+from embedbench.evalsuite.progress import ModelBars
 from embedbench.evalsuite.results import ResultsStore
+from embedbench.evalsuite.run_facts import facts_of, plan_file
 from embedbench.evalsuite.tasks import KINDS, get_task, is_builtin, task_names
 from embedbench.evalsuite.tasks.base import Task, task_config
 from embedbench.evalsuite.tasks.base import dataset_hash as files_hash
 from embedbench.evalsuite.tasks.bm25 import BM25Retriever
+from embedbench.evalsuite.types import TaskResult
 from embedbench.io import check_output_dir, clean_temps, sha256_text
 from embedbench.models import resolve
 
@@ -38,7 +45,7 @@ class RunRecord:
 
     model: str
     task: str
-    status: str  # ran | skipped | not applicable
+    status: str  # ran | skipped (up to date) | not applicable | left out
     path: Path | None = None
     main_metric: str = ""
     value: float | None = None
@@ -50,6 +57,7 @@ class EvalRun:
     """The outcome of ``run_eval``: one record per (model, task) and the encoder's cache counters."""
 
     records: list[RunRecord] = field(default_factory=list)
+    plan: Plan | None = None
     encoded: dict[str, int] = field(default_factory=dict)
     cache_hits: dict[str, int] = field(default_factory=dict)
 
@@ -180,28 +188,38 @@ def select(cfg: EvalConfig, models: list[str] | None, tasks: list[str] | None) -
     return (models or cfg.models), entries
 
 
-def run_eval(
+@dataclass
+class Pair:
+    """One (model, task) of a run, with what is known before it runs.
+
+    ``status`` is ``run`` (to evaluate), ``up to date`` (a current result is stored), ``not applicable``
+    (BM25 on a non-retrieval task) or ``left out`` (``[eval] leave_out``; ``reason`` says why). A pair
+    is picklable while its model is not loaded (``model.loaded is None``), so it can be sent to a worker
+    (``evalsuite.fanout``) that calls :func:`evaluate_pair` there.
+    """
+
+    model: EvalModel
+    task: Any
+    name: str
+    config: dict[str, Any]
+    inputs_hash: str
+    status: str = "run"
+    reason: str = ""
+
+
+def prepare_run(
     cfg: EvalConfig,
     *,
     models: list[str] | None = None,
     tasks: list[str] | None = None,
     force: bool = False,
-    log: Callable[[str], None] = print,
     show_progress: bool = True,
     source: str | Path | None = None,
-) -> EvalRun:
-    """Evaluate ``models`` (default: the config's) on ``tasks`` (default: the config's) and store the results.
+) -> tuple[ResultsStore, list[Pair]]:
+    """The results store and every (model, task) pair of a run, each with its status; nothing is encoded.
 
-    Args:
-        cfg: the validated ``[eval]`` config (``evalsuite.config.load_eval_config``).
-        models: model names / folders / ``"bm25"`` to run instead of the config's.
-        tasks: task names to run (configured entries keep their options).
-        force: re-run even when a stored result is current.
-        log: where progress lines go.
-        show_progress: show encoding progress bars.
-        source: the experiment file, named (with the key) in errors about a configured model or task.
-
-    Every check that needs no encoding (results folder, tasks, models) is done before the first task runs.
+    Every check that needs no encoding (results folder, tasks, models, left-out pairs) is done here,
+    so a bad config fails before the first task runs.
     """
     model_specs, entries = select(cfg, models, tasks)
     file = f"{source}: " if source is not None else ""
@@ -218,39 +236,162 @@ def run_eval(
                       f"{file}eval.models[{i}]" if models is None else "--model")
         for i, spec in enumerate(model_specs)
     ]
-    run = EvalRun()
+    left_out = left_out_pairs(cfg, model_specs, resolved)
+    pairs = []
     for model in resolved:
         for entry, task in built:
             name = getattr(task, "name", entry.name)
+            pair = Pair(model, task, name, task_config(task), inputs_hash(task))
             if not model.runs(task):
-                log(f"{model.name} / {name}: not applicable (bm25 runs retrieval tasks only)")
-                run.records.append(RunRecord(model.name, name, "not applicable"))
-                continue
-            config = task_config(task)
-            ihash = inputs_hash(task)
-            if not force and store.is_current(model.name, name, fingerprint=model.fingerprint, inputs_hash=ihash,
-                                              config=config):
-                log(f"{model.name} / {name}: up to date, skipped ({store.path(model.name, name)}; --force re-runs)")
-                run.records.append(RunRecord(model.name, name, "skipped", store.path(model.name, name)))
-                continue
-            damage = store.damage(model.name, name)
-            if damage is not None:
-                log(f"{model.name} / {name}: stored result does not read ({damage}); running it again")
-            started = time.perf_counter()
-            result = task.evaluate(model.get())
-            seconds = time.perf_counter() - started
-            if result.task != name or result.model != model.name:
-                raise EmbedbenchError(
-                    f"task {name!r} returned a result for ({result.model!r}, {result.task!r}); "
-                    f"expected ({model.name!r}, {name!r})"
-                )
-            path = store.save(result, inputs_hash=ihash, run_seconds=round(seconds, 3), task_config=config)
-            value = result.metrics[result.main_metric]
-            log(f"{model.name} / {name}: {result.main_metric} = {value:.4f} ({seconds:.1f} s) -> {path}")
-            run.records.append(RunRecord(model.name, name, "ran", path, result.main_metric, value, seconds))
-        loaded = model.loaded
-        if loaded is not None and hasattr(loaded, "misses"):
-            run.encoded[model.name] = int(loaded.misses)
-            run.cache_hits[model.name] = int(loaded.hits)
-            log(f"{model.name}: encoded {loaded.misses} texts, {loaded.hits} from the cache")
+                pair.status, pair.reason = "not applicable", "bm25 runs retrieval tasks only"
+            elif (model.name, name) in left_out or (model.name, entry.name) in left_out:
+                pair.status = "left out"
+                pair.reason = left_out.get((model.name, name)) or left_out.get((model.name, entry.name), "")
+            elif not force and store.is_current(model.name, name, fingerprint=model.fingerprint,
+                                                inputs_hash=pair.inputs_hash, config=pair.config):
+                pair.status = "up to date"
+            pairs.append(pair)
+    return store, pairs
+
+
+def left_out_pairs(cfg: EvalConfig, specs: list[str], resolved: list[EvalModel]) -> dict[tuple[str, str], str]:
+    """``[eval] leave_out`` as (model display name, task name) -> reason, for the models of this run."""
+    names = {spec: model.name for spec, model in zip(specs, resolved, strict=True)}
+    out: dict[tuple[str, str], str] = {}
+    for rule in getattr(cfg, "leave_out", []):
+        name = names.get(rule.model)
+        if name is None:
+            continue  # a configured model this run does not evaluate (e.g. --model narrowed it)
+        for task in rule.tasks:
+            out[(name, task)] = rule.reason
+    return out
+
+
+def evaluate_pair(pair: Pair, wrap: Callable[[Pair, Any], Any] | None = None) -> tuple[TaskResult, float]:
+    """Evaluate one pair (loading its model on first use); its result and the seconds it took. Writes nothing.
+
+    ``wrap(pair, model)`` may wrap the model first (the progress bars do).
+    """
+    started = time.perf_counter()
+    model = pair.model.get()
+    result = pair.task.evaluate(wrap(pair, model) if wrap is not None else model)
+    seconds = time.perf_counter() - started
+    if result.task != pair.name or result.model != pair.model.name:
+        raise EmbedbenchError(
+            f"task {pair.name!r} returned a result for ({result.model!r}, {result.task!r}); "
+            f"expected ({pair.model.name!r}, {pair.name!r})"
+        )
+    return result, seconds
+
+
+def evaluate_local(pairs: list[Pair], wrap: Callable[[Pair, Any], Any] | None = None,
+                   ) -> Iterator[tuple[Pair, TaskResult, float]]:
+    """Evaluate ``pairs`` one after the other in this process, yielding each result as it is ready."""
+    for pair in pairs:
+        result, seconds = evaluate_pair(pair, wrap)
+        yield pair, result, seconds
+
+
+def save_pair(store: ResultsStore, pair: Pair, result: TaskResult, seconds: float) -> RunRecord:
+    """Store one pair's result (atomically, through the one results store) and its record."""
+    path = store.save(result, inputs_hash=pair.inputs_hash, run_seconds=round(seconds, 3), task_config=pair.config)
+    value = result.metrics[result.main_metric]
+    return RunRecord(pair.model.name, pair.name, "ran", path, result.main_metric, value, seconds)
+
+
+def run_eval(
+    cfg: EvalConfig,
+    *,
+    models: list[str] | None = None,
+    tasks: list[str] | None = None,
+    force: bool = False,
+    log: Callable[[str], None] = print,
+    show_progress: bool = True,
+    source: str | Path | None = None,
+    plan_only: bool = False,
+) -> EvalRun:
+    """Plan, then evaluate ``models`` (default: the config's) on ``tasks`` (default: the config's) and store the results.
+
+    Args:
+        cfg: the validated ``[eval]`` config (``evalsuite.config.load_eval_config``).
+        models: model names / folders / ``"bm25"`` to run instead of the config's.
+        tasks: task names to run (configured entries keep their options).
+        force: re-run even when a stored result is current.
+        log: where progress lines go.
+        show_progress: show one encoding progress bar per model.
+        source: the experiment file, named (with the key) in errors about a configured model or task.
+        plan_only: print the full plan and stop (nothing is evaluated or written).
+
+    Every check that needs no encoding (results folder, tasks, models) is done before the first task runs.
+    The plan (``evalsuite.plan``) is logged first: per pair the texts to encode and the estimated time.
+    After the run, ``plan.json`` (estimated and measured seconds per pair) and ``models.json`` (facts of
+    each model loaded) are written beside the results.
+    """
+    store, pairs = prepare_run(cfg, models=models, tasks=tasks, force=force, show_progress=show_progress,
+                               source=source)
+    plan = plan_pairs(pairs, log=log)
+    for line in format_plan(plan, compact=not plan_only):
+        log(line)
+    run = EvalRun(plan=plan)
+    if plan_only:
+        return run
+    for pair in pairs:
+        if pair.status != "run":
+            path = store.path(pair.model.name, pair.name) if pair.status == "up to date" else None
+            log(_status_line(pair, path))
+            status = "skipped" if pair.status == "up to date" else pair.status
+            run.records.append(RunRecord(pair.model.name, pair.name, status, path))
+    to_run = [p for p in pairs if p.status == "run"]
+    for pair in to_run:
+        damage = store.damage(pair.model.name, pair.name)
+        if damage is not None:
+            log(f"{pair.model.name} / {pair.name}: stored result does not read ({damage}); running it again")
+    estimates = {(p.model, p.task): p.est_seconds for p in plan.pairs}
+    actual: dict[tuple[str, str], float] = {}
+    bars = ModelBars(plan, enabled=show_progress)
+    evaluate: Callable[[list[Pair]], Iterator[tuple[Pair, TaskResult, float]]] = partial(evaluate_local, wrap=bars.wrap)
+    if compute.active().engine == "ray":  # each pair a Ray task; the results still saved here, by the one store
+        from embedbench.evalsuite.fanout import run_pairs
+
+        evaluate = run_pairs
+    try:
+        for pair, result, seconds in evaluate(to_run):
+            record = save_pair(store, pair, result, seconds)
+            actual[(record.model, record.task)] = seconds
+            est = duration(estimates.get((record.model, record.task)))
+            log(f"{record.model} / {record.task}: {record.main_metric} = {record.value:.4f} "
+                f"({seconds:.1f} s, estimated {est}) -> {record.path}")
+            run.records.append(record)
+    finally:
+        bars.close()
+    save_plan(cfg.results_dir, plan_file(plan, actual))
+    loaded = [m for m in _unique_models(pairs) if m.loaded is not None or m.lexical]
+    save_model_facts(cfg.results_dir, [facts_of(m, plan.throughputs.get(m.name)) for m in loaded])
+    for model in _unique_models(pairs):
+        encoder = model.loaded
+        if encoder is not None and hasattr(encoder, "misses"):
+            run.encoded[model.name] = int(encoder.misses)
+            run.cache_hits[model.name] = int(encoder.hits)
+            log(f"{model.name}: encoded {encoder.misses} texts, {encoder.hits} from the cache")
+    if actual:
+        est_total = sum(estimates.get(k) or 0.0 for k in actual)
+        log(f"evaluated {len(actual)} pair(s) in {duration(sum(actual.values()))} (estimated {duration(est_total)})")
     return run
+
+
+def _status_line(pair: Pair, path: Path | None) -> str:
+    """The log line of a pair that does not run."""
+    head = f"{pair.model.name} / {pair.name}"
+    if pair.status == "up to date":
+        return f"{head}: up to date, skipped ({path}; --force re-runs)"
+    if pair.status == "not applicable":
+        return f"{head}: not applicable ({pair.reason})"
+    return f"{head}: left out ({pair.reason or '[eval] leave_out'})"
+
+
+def _unique_models(pairs: list[Pair]) -> list[EvalModel]:
+    """The models of ``pairs``, each once, in order."""
+    seen: dict[int, EvalModel] = {}
+    for pair in pairs:
+        seen.setdefault(id(pair.model), pair.model)
+    return list(seen.values())

@@ -32,15 +32,22 @@ def eval_command(
     task: Annotated[list[str] | None, typer.Option("--task", "-t", help="task to run (repeatable; default: \\[eval] tasks)")] = None,
     force: Annotated[bool, typer.Option("--force", help="re-run tasks whose stored result is up to date")] = False,
     results: ResultsOption = None,
+    plan: Annotated[bool, typer.Option("--plan", help="print what would be encoded and the estimated time, then stop")] = False,
     engine: EngineOption = None,
 ) -> None:
-    """Evaluate the configured models on the configured tasks; results go to the results folder."""
+    """Evaluate the configured models on the configured tasks; results go to the results folder.
+
+    The plan (texts to encode per model x task, cache hits subtracted, estimated time) is printed first;
+    ``--plan`` prints it in full and exits without evaluating.
+    """
     compute.activate(compute.load_compute_config(config, engine))
     cfg = load_eval_config(config)
     if results is not None:
         cfg = cfg.model_copy(update={"results_dir": check_output_dir(results, "--results")})
     run = run_eval(cfg, models=model or None, tasks=task or None, force=force,
-                   log=lambda line: console.print(line, markup=False, highlight=False), source=config)
+                   log=lambda line: console.print(line, markup=False, highlight=False), source=config, plan_only=plan)
+    if plan:
+        return
     n_ran, n_skip = len(run.ran()), sum(r.status == "skipped" for r in run.records)
     console.print(f"{n_ran} task(s) evaluated, {n_skip} up to date; results in {cfg.results_dir}")
 
