@@ -1,4 +1,6 @@
-"""One local Ray cluster for the whole session (``ray.init(num_cpus=2)``), and the Ray engine setting.
+"""One local Ray cluster (``ray.init(num_cpus=2)``) for every Ray test of the session, and the Ray engine setting.
+
+The tests cover encoding, faults, memory, mining, the eval fan-out and the CLI's ``--engine ray``.
 
 Starting a cluster costs seconds, so every Ray test shares this one; ``ray_cfg`` is the ``[compute]``
 section the tests encode with (two actors of one CPU, small batches so a few hundred texts make many).
