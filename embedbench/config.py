@@ -6,8 +6,10 @@ core depends on no pipeline), so :class:`Experiment` holds the sections as table
 the whole file can: ``extends`` profiles, the top-level keys, and the wiring between steps:
 
 * ``[train] prepared_dir`` defaults to ``[prep] output_dir`` (train reads what prep wrote);
-* ``"@train"`` in ``[eval] models`` or ``[eval.check] candidate`` names the model ``[train]`` writes
-  (``<output_dir>/<run>``, also as ``"@train@onnx-int8"``); ``candidate`` defaults to it when the
+* ``"@train"`` in ``[eval] models`` names the models ``[train]`` writes (also as ``"@train@onnx-int8"``):
+  ``<output_dir>/<run>`` for one ``base_model``, one folder per base for ``base_models``
+  (:func:`train_runs`), only the runs this machine can train (a base with ``requires = "gpu"`` needs a
+  GPU); in ``[eval.check] candidate`` it is the first of them, and ``candidate`` defaults to it when the
   file has a ``[train]`` section.
 
 Each section is then validated by its owner's ``load_*_config``, errors naming the file, the key and
@@ -16,12 +18,15 @@ the allowed values.
 
 from __future__ import annotations
 
+import functools
+import re
 import tomllib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from embedbench.data.common import decode
@@ -37,8 +42,10 @@ MODELS_DIR = "models"
 """Default ``[train] output_dir``."""
 RUN = "finetuned"
 """Default ``[train] run``: the trained model is ``models/finetuned``."""
+RUN_PATTERN = r"^[A-Za-z0-9_.-]+$"
+"""What a run name may hold: it names a folder and the model's results."""
 TRAINED = "@train"
-"""In ``[eval] models`` and ``[eval.check] candidate``: the model ``[train]`` writes."""
+"""In ``[eval] models``: every model ``[train]`` writes on this machine; in ``[eval.check] candidate``: the first."""
 SECTIONS = ("prep", "train", "eval", "compute")
 
 
@@ -184,9 +191,108 @@ class Experiment(StrictModel):
         return validate_section(model, getattr(self, name), section=name, source=self.source)
 
 
-def trained_model(train: dict[str, Any]) -> str:
-    """``<output_dir>/<run>`` of a ``[train]`` table, with the defaults filled in."""
-    return f"{str(train.get('output_dir', MODELS_DIR)).rstrip('/')}/{train.get('run', RUN)}"
+class BaseEntry(StrictModel):
+    """One entry of ``[train] base_models`` written as a table: the base, what it needs, its run name."""
+
+    model: str = Field(min_length=1)
+    """The base model: a registry name, a local folder or a hub id."""
+    requires: Literal["gpu"] | None = None
+    """``"gpu"``: train (and evaluate) this base only on a machine with a CUDA GPU; skipped elsewhere."""
+    run: str | None = Field(default=None, pattern=RUN_PATTERN)
+    """Its run (and folder) name; default ``<[train] run>-<base name>``."""
+
+
+def _as_entries(value: Any) -> Any:
+    """``base_models`` entries as tables: a bare name ``"x"`` is ``{ model = "x" }``."""
+    if not isinstance(value, list):
+        return value
+    for i, v in enumerate(value):
+        if not isinstance(v, str | dict | BaseEntry):
+            raise ValueError(
+                f'entry {i} is {v!r}; expected a model name or a table {{ model = "...", requires = "gpu", run = "..." }}'
+            )
+    return [{"model": v} if isinstance(v, str) else v for v in value]
+
+
+BaseModels = Annotated[list[BaseEntry] | None, BeforeValidator(_as_entries), Field(min_length=1)]
+"""``[train] base_models``: each entry a model name or a :class:`BaseEntry` table."""
+
+
+class _Bases(StrictModel):
+    """The keys of ``[train]`` that decide its runs (the rest of the section is ``train.config``'s)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    run: str = Field(default=RUN, pattern=RUN_PATTERN)
+    base_model: str | None = None
+    base_models: BaseModels = None
+
+
+@dataclass(frozen=True)
+class TrainRun:
+    """One fine-tuning run of ``[train]``: its name (the folder under ``output_dir``), base model and need."""
+
+    run: str
+    base_model: str | None
+    """As written in the file (None: ``[train]``'s default base model)."""
+    requires: str | None = None
+
+    def available(self) -> bool:
+        """True when this machine meets the run's requirement (a GPU for ``requires = "gpu"``)."""
+        return self.requires is None or gpu_available()
+
+
+@functools.cache
+def gpu_available() -> bool:
+    """True when torch sees a CUDA GPU; torch is imported only when a run requires one."""
+    import torch  # expensive; only asked for runs with ``requires = "gpu"``
+
+    return bool(torch.cuda.is_available())
+
+
+def base_slug(name: str) -> str:
+    """The part of a base model's name that a run is named after: the last path part, safe for a folder.
+
+    ``all-MiniLM-L6-v2`` stays as it is; ``org/model`` and ``../bases/my-model/`` give ``model`` and
+    ``my-model``.
+    """
+    last = name.rstrip("/").rsplit("/", 1)[-1]
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", last).strip("-") or "base"
+
+
+def train_runs(train: dict[str, Any], *, source: str | Path = DEFAULT_CONFIG) -> list[TrainRun]:
+    """The runs a ``[train]`` table asks for, in order (the one place that names them).
+
+    ``base_model`` (or neither key): one run named ``run``. ``base_models``: one run per entry, named
+    ``<run>-<base name>`` unless the entry gives ``run``. Raises ``EmbedbenchError`` for both keys at once,
+    a malformed entry, or two runs with one name.
+    """
+    bases = validate_section(_Bases, train, section="train", source=source)
+    if bases.base_models is None:
+        return [TrainRun(bases.run, bases.base_model)]
+    if bases.base_model is not None:
+        raise EmbedbenchError(
+            f"{source}: [train] gives both base_model ({bases.base_model!r}: one run, models/<run>) and "
+            "base_models (one run per base); keep one of them (a profile that extends a file overrides "
+            "its base_models with base_models = [...], e.g. [{ model = \"...\", run = \"...\" }] for one run)"
+        )
+    runs = []
+    for e in bases.base_models:
+        runs.append(TrainRun(e.run or f"{bases.run}-{base_slug(e.model)}", e.model, e.requires))
+    names = [r.run for r in runs]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise EmbedbenchError(
+            f"{source}: [train] base_models gives run name(s) {twice} more than once (runs: {names}); "
+            'give the entries distinct names, e.g. { model = "...", run = "other-name" }'
+        )
+    return runs
+
+
+def trained_models(train: dict[str, Any], *, source: str | Path = DEFAULT_CONFIG) -> list[str]:
+    """``<output_dir>/<run>`` of each run of a ``[train]`` table this machine can train, in order."""
+    folder = str(train.get("output_dir", MODELS_DIR)).rstrip("/")
+    return [f"{folder}/{r.run}" for r in train_runs(train, source=source) if r.available()]
 
 
 def wire(data: dict[str, Any], *, source: str | Path = DEFAULT_CONFIG) -> dict[str, Any]:
@@ -201,24 +307,33 @@ def wire(data: dict[str, Any], *, source: str | Path = DEFAULT_CONFIG) -> dict[s
     if ev is None:
         return out
 
-    def model(name: Any) -> Any:
+    def models(name: Any) -> list[Any]:
         if not isinstance(name, str) or not (name == TRAINED or name.startswith(TRAINED + "@")):
-            return name
+            return [name]
         if train is None:
             raise EmbedbenchError(
-                f"{source}: [eval] names {name!r} (the model [train] writes) but the file has no [train] "
+                f"{source}: [eval] names {name!r} (the models [train] writes) but the file has no [train] "
                 "section; name the model folder instead"
             )
-        return trained_model(train) + name[len(TRAINED):]
+        return [folder + name[len(TRAINED):] for folder in trained_models(train, source=source)]
+
+    def first(name: Any) -> Any:
+        found = models(name)
+        if not found:
+            raise EmbedbenchError(
+                f"{source}: [eval.check] candidate = {name!r} but no [train] run can train on this machine "
+                '(every base model has requires = "gpu" and there is no GPU); name a model as the candidate'
+            )
+        return found[0]
 
     if isinstance(ev.get("models"), list):
-        ev["models"] = [model(m) for m in ev["models"]]
+        ev["models"] = [m for name in ev["models"] for m in models(name)]
     check = ev.get("check")
     if isinstance(check, dict) or (check is None and train is not None):
         check = dict(check or {})
-        if train is not None:
-            check.setdefault("candidate", TRAINED)
+        if train is not None and "candidate" not in check and trained_models(train, source=source):
+            check["candidate"] = TRAINED
         if "candidate" in check:
-            check["candidate"] = model(check["candidate"])
+            check["candidate"] = first(check["candidate"])
         ev["check"] = check
     return out

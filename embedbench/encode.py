@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
-from embedbench import models
+from embedbench import compute, models
 from embedbench.cache import EmbeddingCache, Space, text_hash, unique_in_order
 
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ class CachedEncoder:
         backend: what runs the transformer (``torch``, ``onnx``, ``openvino``), for provenance.
         precision: ``fp32`` or ``int8``, for provenance.
         backend_reason: why this backend (e.g. ``"auto: fastest exact fp32 (...)"``), for provenance.
+        source: the name ``load_encoder`` was given (what a Ray worker loads); default ``name``.
     """
 
     def __init__(
@@ -65,8 +66,10 @@ class CachedEncoder:
         backend: str = "torch",
         precision: str = "fp32",
         backend_reason: str = "",
+        source: str | None = None,
     ) -> None:
         self.model = model
+        self.source = source or name
         self.backend = str(backend)
         self.precision = str(precision)
         self.backend_reason = backend_reason
@@ -97,6 +100,7 @@ class CachedEncoder:
             self.model, name=self.name, fingerprint=self.fingerprint, cache=self.cache, prompt=prompt,
             normalize=self.normalize, batch_size=self.batch_size, show_progress=self.show_progress,
             backend=self.backend, precision=self.precision, backend_reason=self.backend_reason,
+            source=self.source,
         )
 
     def _encode_model(self, texts: list[str]) -> np.ndarray:
@@ -136,6 +140,12 @@ class CachedEncoder:
         return out[inverse]
 
     def _encode_missing(self, unique: list[str], hashes: list[bytes], missing: list[int], out: np.ndarray) -> None:
+        engine = compute.active()
+        if engine.engine == "ray":  # the misses go to the Ray cluster; the cache stays with this process
+            from embedbench.ray_engine import encode_missing_on_ray
+
+            encode_missing_on_ray(self, unique, hashes, missing, out, chunk=WRITE_CHUNK, cfg=engine)
+            return
         # Sort by length so each model batch pads little; write to the cache chunk by chunk.
         order = sorted(missing, key=lambda i: len(unique[i]))
         progress = None
@@ -190,4 +200,5 @@ def load_encoder(
         loaded.model, name=info.name, fingerprint=info.fingerprint, cache=store, prompt=prompt,
         normalize=normalize, batch_size=batch_size, show_progress=show_progress,
         backend=info.backend.value, precision=info.precision.value, backend_reason=info.reason,
+        source=name,
     )

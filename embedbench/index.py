@@ -9,7 +9,7 @@ so memory beyond the index is ``batch_size × k`` scores and ids (or one batch's
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -60,31 +60,106 @@ def plan_index(
     return IndexPlan("ivf", lists, max(1, min(nprobe, lists)))
 
 
-def build_index(vectors: np.ndarray, plan: IndexPlan, *, seed: int = 0) -> object:
-    """A FAISS inner-product index over ``vectors`` (float32, shape ``(n, d)``), trained if IVF.
+def train_positions(n_vectors: int, plan: IndexPlan, *, seed: int = 0) -> np.ndarray | None:
+    """The sorted positions of the vectors an IVF index is trained on (None: all of them).
 
-    IVF centroids are trained on a seeded sample of ``TRAIN_POINTS_PER_LIST × nlist`` vectors.
+    A seeded sample of ``TRAIN_POINTS_PER_LIST × nlist`` positions out of ``n_vectors``; every index
+    builder (in memory, from shards) takes the same sample, so their indexes are identical.
+    """
+    n_train = min(n_vectors, TRAIN_POINTS_PER_LIST * max(plan.nlist, 1))
+    if n_train == n_vectors:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(n_vectors, n_train, replace=False))
+
+
+def trained_index(sample: np.ndarray, plan: IndexPlan, *, seed: int = 0) -> object:
+    """An empty FAISS inner-product index of ``sample``'s width, its IVF centroids trained on ``sample``.
+
+    Vectors are added afterwards (``index.add``, in one go or shard by shard: the result is the same).
     """
     import faiss  # a compiled extension, loaded only when an index is built
 
+    sample = np.ascontiguousarray(sample, dtype=np.float32)
+    if sample.ndim != 2 or len(sample) == 0:
+        raise EmbedbenchError(f"vectors must be a non-empty 2D array, got shape {sample.shape}")
+    dim = sample.shape[1]
+    index: Any
+    if plan.kind == "flat":
+        return faiss.IndexFlatIP(dim)
+    quantizer = faiss.IndexFlatIP(dim)
+    index = faiss.IndexIVFFlat(quantizer, dim, plan.nlist, faiss.METRIC_INNER_PRODUCT)
+    index.cp.seed = seed
+    index.train(sample)
+    index.nprobe = plan.nprobe  # FAISS's Python wrapper keeps ``quantizer`` alive with the index
+    return index
+
+
+def build_index(vectors: np.ndarray, plan: IndexPlan, *, seed: int = 0) -> object:
+    """A FAISS inner-product index over ``vectors`` (float32, shape ``(n, d)``), trained if IVF.
+
+    IVF centroids are trained on a seeded sample of ``TRAIN_POINTS_PER_LIST × nlist`` vectors
+    (:func:`train_positions`).
+    """
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     if vectors.ndim != 2 or len(vectors) == 0:
         raise EmbedbenchError(f"vectors must be a non-empty 2D array, got shape {vectors.shape}")
-    dim = vectors.shape[1]
-    index: Any
-    if plan.kind == "flat":
-        index = faiss.IndexFlatIP(dim)
-    else:
-        quantizer = faiss.IndexFlatIP(dim)
-        index = faiss.IndexIVFFlat(quantizer, dim, plan.nlist, faiss.METRIC_INNER_PRODUCT)
-        n_train = min(len(vectors), TRAIN_POINTS_PER_LIST * plan.nlist)
-        rng = np.random.default_rng(seed)
-        sample = vectors if n_train == len(vectors) else vectors[np.sort(rng.choice(len(vectors), n_train, replace=False))]
-        index.cp.seed = seed
-        index.train(sample)
-        index.nprobe = plan.nprobe  # FAISS's Python wrapper keeps ``quantizer`` alive with the index
-    index.add(vectors)
+    positions = train_positions(len(vectors), plan, seed=seed) if plan.kind == "ivf" else None
+    index = trained_index(vectors if positions is None else vectors[positions], plan, seed=seed)
+    index.add(vectors)  # type: ignore[attr-defined]
     return index
+
+
+def build_index_from_shards(
+    shards: Callable[[], Iterable[np.ndarray]], n_vectors: int, plan: IndexPlan, *, seed: int = 0
+) -> object:
+    """The same index as :func:`build_index` over the concatenation of ``shards()``, never holding it whole.
+
+    ``shards`` is called twice (a list's ``__iter__``, or a function re-reading Parquet files): the
+    first pass keeps only the training sample's rows, the second adds every shard in order, so vector
+    ``i`` of the concatenation has id ``i``. Memory: the sample plus one shard (plus the index itself).
+    """
+    if plan.kind == "flat":
+        sample = _gather_rows(shards(), np.zeros(1, np.int64))  # a flat index needs only the width
+    else:
+        positions = train_positions(n_vectors, plan, seed=seed)
+        sample = _gather_rows(shards(), np.arange(n_vectors) if positions is None else positions)
+    index = trained_index(sample, plan, seed=seed)
+    added = 0
+    for shard in shards():
+        shard = np.ascontiguousarray(shard, dtype=np.float32)
+        if len(shard):
+            index.add(shard)  # type: ignore[attr-defined]
+            added += len(shard)
+    if added != n_vectors:
+        raise EmbedbenchError(f"index shards hold {added} vectors, expected {n_vectors}; the shards are incomplete")
+    return index
+
+
+def _gather_rows(shards: Iterable[np.ndarray], positions: np.ndarray) -> np.ndarray:
+    """Rows ``positions`` (sorted) of the concatenation of ``shards``, reading each shard once."""
+    parts, offset = [], 0
+    for shard in shards:
+        lo, hi = np.searchsorted(positions, [offset, offset + len(shard)])
+        if hi > lo:
+            parts.append(np.asarray(shard, dtype=np.float32)[positions[lo:hi] - offset])
+        offset += len(shard)
+    if not parts:
+        raise EmbedbenchError("index shards are empty: nothing to train or search")
+    return np.concatenate(parts)
+
+
+def serialize_index(index: object) -> np.ndarray:
+    """The index as a uint8 array (to ship it to workers, e.g. once into Ray's object store)."""
+    import faiss
+
+    return faiss.serialize_index(index)  # type: ignore[arg-type]
+
+
+def deserialize_index(data: np.ndarray) -> object:
+    """The index :func:`serialize_index` turned into bytes, searchable again (nprobe included)."""
+    import faiss
+
+    return faiss.deserialize_index(np.ascontiguousarray(data, dtype=np.uint8))
 
 
 def search_batches(

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from embedbench.convert import build_tiny_model, onnx_bert_to_sentence_transformer, unzip_parts
 from embedbench.errors import EmbedbenchError
@@ -218,8 +218,7 @@ def hub_id(name: str) -> str | None:
 
 
 def _folder_name(folder: Path) -> str:
-    meta = read_manifest(folder / "embedbench.json") or {}
-    return str(meta.get("name") or folder.resolve().name)
+    return str(model_meta(folder).get("name") or folder.resolve().name)
 
 
 def describe_name(name: str) -> str:
@@ -337,5 +336,26 @@ def list_models() -> list[ModelRow]:
 
 
 def write_model_meta(folder: str | Path, **fields: object) -> None:
-    """Record embedbench's own facts about a model folder (its display name, origin) beside it."""
+    """Record embedbench's own facts about a model folder beside it, in ``embedbench.json``.
+
+    A training run writes ``name`` (its run name), ``base_model`` (the base's display name),
+    ``base_fingerprint`` and ``train_seconds``; a backend export writes its backend and precision.
+    """
     write_json_atomic(Path(folder) / "embedbench.json", {**(read_manifest(Path(folder) / "embedbench.json") or {}), **fields})
+
+
+def model_meta(folder: str | Path) -> dict[str, Any]:
+    """What ``embedbench.json`` records about a model folder (``{}`` when it has none).
+
+    A run trained before ``base_model`` and ``train_seconds`` were recorded there still gives them: from
+    its older ``base`` key and from the ``seconds`` of its training manifest.
+    """
+    folder = Path(folder)
+    meta = dict(read_manifest(folder / "embedbench.json") or {})
+    if "base_model" not in meta and "base" in meta:
+        meta["base_model"] = meta["base"]
+    if "train_seconds" not in meta and "base_model" in meta:
+        manifest = read_manifest(folder / "manifest.json") or {}
+        if manifest.get("step") == "train" and isinstance(manifest.get("seconds"), int | float):
+            meta["train_seconds"] = float(manifest["seconds"])
+    return meta

@@ -68,16 +68,48 @@ class DiffFigure:
                                     folder / self.file)
 
 
-Figure = CIFigure | DiffFigure
+@dataclass(frozen=True)
+class ScoreThroughputFigure:
+    """Mean main score (over the tasks every model ran) against encode throughput, one point per model.
+
+    Two panels, short sentences and long documents (a panel only where some model has that throughput);
+    an arrow joins each fine-tuned model to its base (``bases``: the base's name, "" for a base).
+    """
+
+    models: tuple[str, ...]
+    scores: tuple[float, ...]
+    short_per_s: tuple[float | None, ...]
+    long_per_s: tuple[float | None, ...]
+    bases: tuple[str, ...]
+    n_tasks: int
+    task: str = ""
+    """Not a task's figure (the report links it in the model-comparison section)."""
+
+    @property
+    def file(self) -> str:
+        """File name inside the report's figures folder."""
+        return "score_vs_throughput.png"
+
+    @property
+    def alt(self) -> str:
+        """Alt text in the Markdown."""
+        return f"mean main score over {self.n_tasks} tasks against encode throughput"
+
+    def draw(self, folder: Path) -> Path:
+        """Write the PNG into ``folder``."""
+        return score_throughput_plot(self, folder / self.file)
 
 
-def _figure(width: float, height: float):  # noqa: ANN202 - matplotlib types
+Figure = CIFigure | DiffFigure | ScoreThroughputFigure
+
+
+def _figure(width: float, height: float, ncols: int = 1):  # noqa: ANN202 - matplotlib types
     import matplotlib  # expensive; only when a figure is drawn
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    return plt, *plt.subplots(figsize=(width, height), dpi=110)
+    return plt, *plt.subplots(1, ncols, figsize=(width, height), dpi=110)
 
 
 def _save(plt, fig, path: Path) -> Path:  # noqa: ANN001 - matplotlib types
@@ -123,4 +155,35 @@ def difference_histogram(task: str, metric: str, candidate: str, baseline: str, 
     ax.set_xlabel(f"per-query {metric} difference")
     ax.set_ylabel("queries")
     ax.legend(loc="upper right", fontsize=8)
+    return _save(plt, fig, Path(path))
+
+
+def score_throughput_plot(f: ScoreThroughputFigure, path: str | Path) -> Path:
+    """Scatter of mean main score against texts/s (log scale), labelled, with base -> fine-tuned arrows."""
+    panels = [(label, rates) for label, rates in (("short sentences / s", f.short_per_s),
+                                                  ("long documents / s", f.long_per_s))
+              if any(r for r in rates)]
+    plt, fig, axes = _figure(5.5 * len(panels), 4.2, ncols=len(panels))
+    from matplotlib import ticker
+
+    for ax, (label, rates) in zip(np.atleast_1d(axes), panels, strict=True):
+        where = {m: (r, s) for m, r, s in zip(f.models, rates, f.scores, strict=True) if r}
+        for m, (r, s) in where.items():
+            tuned = f.bases[f.models.index(m)] != ""
+            ax.scatter([r], [s], color="#c44e52" if tuned else "#4c72b0", zorder=3)
+            ax.annotate(m, (r, s), textcoords="offset points", xytext=(5, 4), fontsize=7)
+        for m, base in zip(f.models, f.bases, strict=True):
+            if base and m in where and base in where:
+                ax.annotate("", xy=where[m], xytext=where[base],
+                            arrowprops={"arrowstyle": "->", "color": "#888888", "linewidth": 1})
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+        lo, hi = min(r for r, _ in where.values()), max(r for r, _ in where.values())
+        ax.set_xlim(lo / 1.6, hi * 4.0)  # room on the right for the labels
+        ax.margins(y=0.1)
+        ax.set_xlabel(f"{label} (log scale)")
+        ax.set_ylabel(f"mean main score ({f.n_tasks} tasks)")
+        ax.grid(alpha=0.3)
+    fig.suptitle("score against encode throughput (blue: base, red: fine-tuned)", fontsize=9)
     return _save(plt, fig, Path(path))

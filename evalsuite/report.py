@@ -1,14 +1,17 @@
 """The Markdown report, rebuilt from stored results alone (``embedbench report``).
 
-``reports/<name>.md`` holds: a summary table (models × tasks, main metric with its 95% bootstrap CI,
-the best per task in bold, the difference to the baseline with significance marks after a Holm
-adjustment over every comparison in the table), one section per task (every metric with its CI,
-the paired comparison with p-values and items improved / hurt / tied, a CI plot and, for retrieval,
-per-query difference histograms), a provenance table and the commands that reproduce the report.
-For a fine-tuned model whose training manifest is known, the summary gains a contamination row (the
-share of each task's test items found in its training data, :mod:`embedbench.evalsuite.contamination`,
-computed once and cached beside the results) with a note beside every task above the limit, and a
-contamination section gives the shares by kind with an example.
+``reports/<name>.md`` holds: a summary table (tasks as rows and models as columns, so it reads with
+many tasks; main metric with its 95% bootstrap CI, the best per task in bold, the difference to the
+baseline with significance marks after a Holm adjustment over every comparison in the table); the model
+comparison (:mod:`embedbench.evalsuite.comparison`: each fine-tuned model beside its own base with the
+paired gain, the cost table, mean score against throughput) and the left-out pairs, where
+``models.json`` / ``plan.json`` lie beside the results; one section per task (metrics as rows with their
+CIs, mteb's diagnostics left to the stored file, the paired comparison with p-values and items improved /
+hurt / tied, a CI plot and, for retrieval, per-query difference histograms), a provenance table and the
+commands that reproduce the report. For a fine-tuned model whose training manifest is known, its summary
+cells gain the contamination share (the share of each task's test items found in its training data,
+:mod:`embedbench.evalsuite.contamination`, computed once and cached beside the results), marked above
+the limit, and a contamination section gives the shares by kind with an example.
 
 Three separate steps: ``analyse`` computes, ``plan_figures`` says what to draw and ``render`` builds the
 Markdown string (all three pure); ``build_report`` draws the figures into ``reports/<name>_files/``
@@ -17,6 +20,7 @@ and writes the Markdown.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,24 +28,27 @@ from pathlib import Path
 import numpy as np
 
 from embedbench.errors import EmbedbenchError
-from embedbench.evalsuite.contamination import TaskAudit
-from embedbench.evalsuite.plots import CIFigure, DiffFigure, Figure
-from embedbench.evalsuite.results import ResultsStore
-from embedbench.evalsuite.statistics import (
-    CI,
-    Comparison,
-    align,
-    bootstrap_ci,
-    columns,
-    compare,
-    has_ci,
-    holm,
+from embedbench.evalsuite.comparison import (
+    LEFT_OUT,
+    ModelComparison,
+    compare_models,
+    comparison_section,
+    left_out_section,
+    mark,
+    paired_comparison,
+    throughput_figure,
 )
+from embedbench.evalsuite.contamination import TaskAudit
+from embedbench.evalsuite.model_facts import ModelFacts, PlanFile, load_model_facts, load_plan
+from embedbench.evalsuite.plots import CIFigure, DiffFigure, Figure, ScoreThroughputFigure
+from embedbench.evalsuite.results import ResultsStore
+from embedbench.evalsuite.statistics import CI, Comparison, align, bootstrap_ci, columns, has_ci, holm
 from embedbench.evalsuite.types import TaskResult
 from embedbench.io import write_text_atomic
 
-MARKS = ((0.01, "‡"), (0.05, "†"))
 SHOWN_VERSIONS = ("sentence-transformers", "transformers", "torch", "mteb")
+CUTOFF = re.compile(r"(?:_at_|@)(\d+)$")
+KEPT_CUTOFFS = ("1", "10", "100")
 
 
 @dataclass
@@ -59,6 +66,8 @@ class Analysis:
     holm_p: dict[tuple[str, str], float] = field(default_factory=dict)
     contamination: dict[tuple[str, str], TaskAudit] = field(default_factory=dict)
     """(model, task) -> the share of the task's test items in the model's training data."""
+    comparison: ModelComparison | None = None
+    """Fine-tuned models against their bases, costs and left-out pairs (from ``models.json`` / ``plan.json``)."""
 
     def get(self, model: str, task: str) -> TaskResult | None:
         """The result of ``model`` on ``task``, if stored."""
@@ -71,9 +80,11 @@ class Analysis:
 
 def analyse(
     results: list[TaskResult], *, baseline: str | None, models_order: list[str] | None = None, n_boot: int = 1000,
-    seed: int = 0, alpha: float = 0.05, test: str = "auto",
+    seed: int = 0, alpha: float = 0.05, test: str = "auto", facts: dict[str, ModelFacts] | None = None,
+    plan: PlanFile | None = None,
 ) -> Analysis:
-    """CIs for every metric with per-item data; main-metric comparisons with the baseline, Holm-adjusted."""
+    """CIs for every metric with per-item data; main-metric comparisons with the baseline, Holm-adjusted;
+    the model comparison (fine-tuning gains, costs, left-out pairs) from ``facts`` and ``plan``."""
     if not results:
         raise EmbedbenchError("no results to report; run `embedbench eval` first")
     by_key = {(r.model, r.task): r for r in results}
@@ -96,19 +107,14 @@ def analyse(
                 cand = by_key.get((model, task))
                 if model == baseline or base is None or cand is None:
                     continue
-                metric = base.main_metric
-                if has_ci(cand, metric) and has_ci(base, metric):
-                    t = test if columns(cand, metric)[0].kind == "mean" else "bootstrap"
-                    a.comparisons[(model, task)] = compare(cand, base, metric, n=n_boot, seed=seed, alpha=alpha, test=t)
+                c = paired_comparison(cand, base, base.main_metric, n_boot=n_boot, seed=seed, alpha=alpha, test=test)
+                if c is not None:
+                    a.comparisons[(model, task)] = c
         keys = list(a.comparisons)
         a.holm_p = dict(zip(keys, holm([a.comparisons[k].p_value for k in keys]), strict=True))
+    a.comparison = compare_models(by_key, order, tasks, facts or {}, plan, n_boot=n_boot, seed=seed, alpha=alpha,
+                                  test=test)
     return a
-
-
-def _mark(p: float | None) -> str:
-    if p is None:
-        return ""
-    return next((m for level, m in MARKS if p < level), "")
 
 
 def _fmt_ci(ci: CI | None) -> str:
@@ -126,34 +132,32 @@ def _fmt_spread(r: TaskResult, metric: str) -> str:
 
 
 def summary_table(a: Analysis) -> list[str]:
-    """Markdown rows: models × tasks, main metric [CI], best in bold, Δ vs baseline with marks."""
-    header = "| model | " + " | ".join(f"{t}<br>({a.main_metric(t)})" for t in a.tasks) + " |"
-    lines = [header, "|---|" + "---|" * len(a.tasks)]
-    best = {}
+    """Markdown rows: tasks × models (so it reads with many tasks), main metric [CI], best in bold,
+    Δ vs baseline with marks, and a fine-tuned model's contamination share where it was audited."""
+    heads = [f"{m} (baseline)" if m == a.baseline else m for m in a.models]
+    lines = ["| task | metric | " + " | ".join(heads) + " |", "|---|---|" + "---|" * len(a.models)]
+    left_out = {(r.model, r.task) for r in (a.comparison.left_out if a.comparison else [])}
     for t in a.tasks:
         metric = a.main_metric(t)
-        vals = [r.metrics.get(metric) for m in a.models if (r := a.get(m, t)) is not None]
-        best[t] = max((v for v in vals if v is not None), default=None)
-    for m in a.models:
+        vals = [r.metrics[metric] for m in a.models if (r := a.get(m, t)) is not None and metric in r.metrics]
+        best = max(vals, default=None)
         cells = []
-        for t in a.tasks:
+        for m in a.models:
             r = a.get(m, t)
-            metric = a.main_metric(t)
             if r is None or metric not in r.metrics:
-                cells.append("–")
+                cells.append(LEFT_OUT if (m, t) in left_out else "–")
                 continue
             v = r.metrics[metric]
-            text = f"**{v:.4f}**" if best[t] is not None and v == best[t] else f"{v:.4f}"
+            text = f"**{v:.4f}**" if v == best else f"{v:.4f}"
             ci = _fmt_ci(a.cis.get((m, t, metric)))
-            text += f" {ci}" if ci else _fmt_spread(r, metric)
+            text += f"<br>{ci}" if ci else _fmt_spread(r, metric)
             c = a.comparisons.get((m, t))
             if c is not None:
-                text += f"<br>Δ {c.diff:+.4f}{_mark(a.holm_p[(m, t)])}"
+                text += f"<br>Δ {c.diff:+.4f}{mark(a.holm_p[(m, t)])}"
+            if (m, t) in a.contamination:
+                text += f"<br>↳ contamination {_contamination_cell(a.contamination[(m, t)])}"
             cells.append(text)
-        label = f"{m} (baseline)" if m == a.baseline else m
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-        if any((m, t) in a.contamination for t in a.tasks):
-            lines.append(f"| ↳ contamination of {m} | " + " | ".join(_contamination_cell(a.contamination.get((m, t))) for t in a.tasks) + " |")
+        lines.append(f"| {t} | {metric} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -193,26 +197,42 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def detail_metrics(metrics: list[str], main: str) -> tuple[list[str], int]:
+    """The metrics a task section shows (main first) and how many it leaves to the stored result.
+
+    mteb reports ~150 metrics for a retrieval task; the section keeps each family at the cut-offs 1, 10
+    and 100 and drops mteb's calibration diagnostics (``nauc_*``) and its ``main_score`` copy.
+    """
+    def shown(k: str) -> bool:
+        cut = CUTOFF.search(k)
+        return k == main or not (k.startswith("nauc_") or k == "main_score" or (cut and cut.group(1) not in KEPT_CUTOFFS))
+
+    keep = [k for k in dict.fromkeys([main, *metrics]) if k in metrics and shown(k)]
+    return keep, len(set(metrics)) - len(keep)
+
+
 def task_section(a: Analysis, task: str, figures: list[Figure], rel: str) -> list[str]:
-    """Detail of one task: all metrics with CIs, the comparisons, and links to its figures (under ``rel``)."""
+    """Detail of one task: metrics (rows) × models (columns) with CIs, the comparisons, and links to its
+    figures (under ``rel``)."""
     rows = [(m, r) for m in a.models if (r := a.get(m, task)) is not None]
     first = rows[0][1]
-    metrics = list(dict.fromkeys(k for _, r in rows for k in r.metrics))
+    metrics, hidden = detail_metrics(list(dict.fromkeys(k for _, r in rows for k in r.metrics)), first.main_metric)
+    more = f" {hidden} more metrics (other cut-offs, mteb's nauc_* diagnostics) are in the stored results." if hidden else ""
     out = [f"## {task}", "", f"{first.task_type} on `{first.dataset}` ({first.n_items} items); main metric "
            f"`{first.main_metric}`. Cells: value [95% CI] (no CI where the task kept no per-item data; ± sd is "
-           "then the spread over the task's own runs, as mteb reports them).", ""]
-    out += ["| model | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
-    for m, r in rows:
+           f"then the spread over the task's own runs, as mteb reports them).{more}", ""]
+    out += ["| metric | " + " | ".join(m for m, _ in rows) + " |", "|---|" + "---|" * len(rows)]
+    for k in metrics:
         cells = [f"{r.metrics[k]:.4f} {_fmt_ci(a.cis.get((m, task, k)))}".strip()
-                 + ("" if (m, task, k) in a.cis else _fmt_spread(r, k)) if k in r.metrics else "–" for k in metrics]
-        out.append(f"| {m} | " + " | ".join(cells) + " |")
+                 + ("" if (m, task, k) in a.cis else _fmt_spread(r, k)) if k in r.metrics else "–" for m, r in rows]
+        out.append(f"| {k} | " + " | ".join(cells) + " |")
     comps = [(m, a.comparisons[(m, task)]) for m, _ in rows if (m, task) in a.comparisons]
     if comps:
         out += ["", f"Paired comparison with `{a.baseline}` on `{first.main_metric}` over the same items:", "",
                 "| model | Δ | 95% CI | test | p | p (Holm) | improved | hurt | tied |", "|---|---|---|---|---|---|---|---|---|"]
         for m, c in comps:
             out.append(f"| {m} | {c.diff:+.4f} | [{c.low:+.4f}, {c.high:+.4f}] | {c.test} | {c.p_value:.3g} | "
-                       f"{a.holm_p[(m, task)]:.3g}{_mark(a.holm_p[(m, task)])} | {c.improved} | {c.hurt} | {c.tied} |")
+                       f"{a.holm_p[(m, task)]:.3g}{mark(a.holm_p[(m, task)])} | {c.improved} | {c.hurt} | {c.tied} |")
     out += ["", *(f"![{f.alt}]({rel}/{f.file})" for f in figures if f.task == task)]
     return out
 
@@ -238,23 +258,31 @@ def plan_figures(a: Analysis) -> list[Figure]:
             order = align(r, base)
             diffs = np.asarray(r.per_item[col], float) - np.asarray(base.per_item[col], float)[order]
             out.append(DiffFigure(task, metric, m, str(a.baseline), tuple(diffs.tolist())))
-    return out
+    scatter = throughput_figure(a.comparison) if a.comparison else None
+    return out + ([scatter] if scatter else [])
 
 
 def provenance_table(a: Analysis) -> list[str]:
-    """One row per stored result: fingerprint, data hash, date, time taken, library versions."""
-    out = ["| model | task | fingerprint | dataset | dataset hash | date | seconds | " + " | ".join(SHOWN_VERSIONS) + " |",
-           "|---|---|---|---|---|---|---|" + "---|" * len(SHOWN_VERSIONS)]
+    """One row per stored result: fingerprint, backend, data hash, date, time taken (and the plan's estimate,
+    where ``plan.json`` has one), library versions."""
+    mc = a.comparison
+    estimates = {(r.model, r.task): r.est_seconds for r in (mc.plan.rows if mc and mc.plan else [])}
+    out = ["| model | task | fingerprint | backend | dataset | dataset hash | date | seconds | estimated s | "
+           + " | ".join(SHOWN_VERSIONS) + " |", "|---|---|---|---|---|---|---|---|---|" + "---|" * len(SHOWN_VERSIONS)]
     for m in a.models:
+        facts = mc.facts.get(m) if mc else None
+        backend = f"{facts.backend} {facts.precision}".strip() if facts else "–"
         for t in a.tasks:
             r = a.get(m, t)
             if r is None:
                 continue
             p = r.provenance
             versions = p.get("versions") or {}
+            est = estimates.get((m, t))
             out.append(
-                f"| {m} | {t} | `{r.model_fingerprint[:12]}` | {r.dataset} | `{r.dataset_hash[:12]}` | "
+                f"| {m} | {t} | `{r.model_fingerprint[:12]}` | {backend} | {r.dataset} | `{r.dataset_hash[:12]}` | "
                 f"{p.get('created', '')} | {float(p.get('seconds', r.seconds)):.1f} | "
+                f"{'–' if est is None else f'{est:.1f}'} | "
                 + " | ".join(str(versions.get(v) or "–") for v in SHOWN_VERSIONS) + " |"
             )
     return out
@@ -289,6 +317,12 @@ def render(
             "10,000 sign patterns), the difference over its paired-bootstrap standard error for correlations, AP "
             "and F1. Metrics other than the main one are not tested here.", "",
         ]
+    if a.comparison is not None:
+        link = next((f"![{f.alt}]({rel}/{f.file})" for f in figures if isinstance(f, ScoreThroughputFigure)), None)
+        compared = comparison_section(a.comparison, a.models, link)
+        left_out = left_out_section(a.comparison)
+        lines += [*compared, ""] if compared else []
+        lines += [*left_out, ""] if left_out else []
     contaminated = contamination_section(a)
     if contaminated:
         lines += [*contaminated, ""]
@@ -333,7 +367,8 @@ def build_report(
             (:func:`embedbench.evalsuite.contamination.report_contamination`).
     """
     results = store.load_all(models=models, tasks=tasks)
-    a = analyse(results, baseline=baseline, models_order=models, n_boot=n_boot, seed=seed, alpha=alpha, test=test)
+    a = analyse(results, baseline=baseline, models_order=models, n_boot=n_boot, seed=seed, alpha=alpha, test=test,
+                facts=load_model_facts(store.root), plan=load_plan(store.root))
     a.contamination = {(m, audit.task): audit for m, audits in (contamination or {}).items() for audit in audits}
     drawn = plan_figures(a)
     folder = Path(out_dir) / f"{name}_files"

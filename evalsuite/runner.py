@@ -14,9 +14,11 @@ import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from embedbench import compute
 from embedbench.backend_spec import Backend, Precision, split_spec
 from embedbench.encode import load_encoder
 from embedbench.errors import EmbedbenchError
@@ -349,8 +351,13 @@ def run_eval(
     estimates = {(p.model, p.task): p.est_seconds for p in plan.pairs}
     actual: dict[tuple[str, str], float] = {}
     bars = ModelBars(plan, enabled=show_progress)
+    evaluate: Callable[[list[Pair]], Iterator[tuple[Pair, TaskResult, float]]] = partial(evaluate_local, wrap=bars.wrap)
+    if compute.active().engine == "ray":  # each pair a Ray task; the results still saved here, by the one store
+        from embedbench.evalsuite.fanout import run_pairs
+
+        evaluate = run_pairs
     try:
-        for pair, result, seconds in evaluate_local(to_run, wrap=bars.wrap):
+        for pair, result, seconds in evaluate(to_run):
             record = save_pair(store, pair, result, seconds)
             actual[(record.model, record.task)] = seconds
             est = duration(estimates.get((record.model, record.task)))

@@ -19,10 +19,21 @@ Example::
 
     [train.eval]
     set = "scifact"                 # its dev split feeds a retrieval evaluator
+
+Several bases, one recipe: ``base_models`` instead of ``base_model`` trains the same datasets with the
+same settings once per base, one after the other, each into its own folder (``models/<run>-<base name>``
+unless the entry names its ``run``)::
+
+    base_models = ["all-MiniLM-L6-v2", "paraphrase-MiniLM-L3-v2",
+                   { model = "all-mpnet-base-v2", requires = "gpu" }]   # skipped on a CPU-only machine
+
+:meth:`TrainConfig.runs` gives each run as a single-base config (the names come from
+:func:`embedbench.config.train_runs`, which the ``"@train"`` wiring uses too).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,8 +44,12 @@ from embedbench.config import (
     MODELS_DIR,
     PREPARED_DIR,
     RUN,
+    RUN_PATTERN,
+    BaseModels,
     Experiment,
     StrictModel,
+    TrainRun,
+    train_runs,
     validate_section,
 )
 from embedbench.errors import EmbedbenchError
@@ -122,8 +137,10 @@ class CallbackSpec(StrictModel):
 class TrainConfig(StrictModel):
     """Everything that decides a fine-tuning run (its hash guards the output folder)."""
 
-    run: str = Field(default=RUN, pattern=r"^[A-Za-z0-9_.-]+$")
+    run: str = Field(default=RUN, pattern=RUN_PATTERN)
     base_model: str = DEFAULT_MODEL
+    base_models: BaseModels = None
+    """Several bases trained with this one recipe, one run each (instead of ``base_model``); see :meth:`runs`."""
     datasets: list[DatasetSpec] = Field(min_length=1)
     epochs: float = Field(default=1.0, gt=0)
     max_steps: int | None = Field(default=None, gt=0)
@@ -173,8 +190,23 @@ class TrainConfig(StrictModel):
 
     @property
     def run_dir(self) -> Path:
-        """``<output_dir>/<run>``: the model folder with log and manifest."""
+        """``<output_dir>/<run>``: the model folder with log and manifest (of a single-base config)."""
+        if self.base_models is not None:
+            raise EmbedbenchError(
+                f"[train] base_models gives {len(self.base_models)} runs, each with its own folder; "
+                "take them from TrainConfig.runs()"
+            )
         return self.output_dir / self.run
+
+    def runs(self) -> list[RunConfig]:
+        """Every run this config asks for, in order, each as a single-base config (``base_models`` unset)."""
+        if self.base_models is None:
+            return [RunConfig(TrainRun(self.run, self.base_model), self)]
+        named = train_runs({"run": self.run, "base_models": self.base_models})
+        return [
+            RunConfig(r, self.model_copy(update={"run": r.run, "base_model": r.base_model, "base_models": None}))
+            for r in named
+        ]
 
     def dataset_file(self, spec: DatasetSpec) -> Path:
         """The Parquet file a dataset spec names."""
@@ -194,6 +226,26 @@ class TrainConfig(StrictModel):
         return self.dataset_file(first).with_name(f"{self.eval.split}.parquet")
 
 
+@dataclass(frozen=True)
+class RunConfig:
+    """One run of a ``[train]`` section: its name, base and requirement, and the single-base config it trains."""
+
+    run: TrainRun
+    config: TrainConfig
+
+    def available(self) -> bool:
+        """True when this machine can train it (see :meth:`TrainRun.available`)."""
+        return self.run.available()
+
+
+def _resolve_base(name: str, base: Path) -> str:
+    """A base model named by a folder relative to the config file, made absolute; any other name as given."""
+    folder = Path(name)
+    if not folder.is_absolute() and (base / folder).is_dir() and name not in REGISTRY:
+        return str(base / folder)
+    return name
+
+
 def _resolve_paths(cfg: TrainConfig, base: Path) -> TrainConfig:
     """Make relative paths absolute against ``base`` (the config file's folder)."""
 
@@ -210,9 +262,10 @@ def _resolve_paths(cfg: TrainConfig, base: Path) -> TrainConfig:
         update["eval"] = cfg.eval.model_copy(
             update={"path": fix(cfg.eval.path) or cfg.eval.path, "corpus": fix(cfg.eval.corpus) or cfg.eval.corpus}
         )
-    folder = Path(cfg.base_model)
-    if not folder.is_absolute() and (base / folder).is_dir() and cfg.base_model not in REGISTRY:
-        update["base_model"] = str(base / folder)
+    if _resolve_base(cfg.base_model, base) != cfg.base_model:
+        update["base_model"] = _resolve_base(cfg.base_model, base)
+    if cfg.base_models is not None:
+        update["base_models"] = [e.model_copy(update={"model": _resolve_base(e.model, base)}) for e in cfg.base_models]
     return cfg.model_copy(update=update)
 
 
@@ -223,6 +276,7 @@ def parse_train_config(data: dict[str, Any], *, source: str | Path = DEFAULT_CON
             f"{source}: [train] needs at least one dataset: add a [[train.datasets]] table with a name and a "
             'prepared set, e.g. name = "scifact" and set = "scifact"'
         )
+    train_runs(data, source=source)  # run names: both base keys at once, malformed entries, clashes
     cfg = validate_section(TrainConfig, data, section="train", source=source)
     return _resolve_paths(cfg, Path(source).resolve().parent)
 

@@ -25,7 +25,9 @@ from embedbench.train.losses import LossSpec, check_options, check_wrappers, cho
 from embedbench.train.unsupervised import prepare_texts
 
 # Where things live (their content is hashed as inputs) and checkpoint bookkeeping do not change the model.
-_NOT_HASHED = {"prepared_dir", "output_dir", "save_steps", "save_total_limit", "keep_checkpoints"}
+# ``base_models`` is unset in each run's own config (its base is ``base_model``), so a base added to the list
+# leaves the other runs up to date.
+_NOT_HASHED = {"prepared_dir", "output_dir", "save_steps", "save_total_limit", "keep_checkpoints", "base_models"}
 
 
 @dataclass(frozen=True)

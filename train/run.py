@@ -331,12 +331,13 @@ def _train(plan: TrainPlan, *, force: bool, callbacks: list[Any]) -> TrainResult
     eval_after = _evaluate(trainer, evaluator)
     model.save(str(cfg.run_dir))
     max_diff = verify_reload(model, cfg.run_dir, _probe_texts(plan))
+    seconds = round(time.perf_counter() - started, 2)
     models.write_model_meta(
-        cfg.run_dir, name=cfg.run, base=plan.inputs["base_model"]["name"], base_fingerprint=plan.base_fingerprint
+        cfg.run_dir, name=cfg.run, base_model=plan.inputs["base_model"]["name"],
+        base_fingerprint=plan.base_fingerprint, train_seconds=seconds,
     )
     steps, _ = _split_log(trainer.state.log_history)
     _, evals = _split_log(during)
-    seconds = round(time.perf_counter() - started, 2)
     global_step = int(trainer.state.global_step)
     write_json_atomic(cfg.run_dir / "train_log.json", {
         "run": cfg.run, "global_step": global_step, "resumed_from": resume,

@@ -39,3 +39,8 @@ ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="experiment file (bench.toml or a profile extending it)")
 ]
 """The ``--config`` option every pipeline command takes (default: ``embedbench.config.DEFAULT_CONFIG``)."""
+
+EngineOption = Annotated[
+    str | None,
+    typer.Option("--engine", help="where encoding runs: local or ray (default: \\[compute] engine of the experiment file)"),
+]

@@ -12,7 +12,8 @@ from typing import Annotated
 
 import typer
 
-from embedbench.cli._output import ConfigOption, console, user_errors
+from embedbench import compute
+from embedbench.cli._output import ConfigOption, EngineOption, console, user_errors
 from embedbench.config import DEFAULT_CONFIG
 from embedbench.evalsuite.config import load_eval_config
 from embedbench.evalsuite.contamination import report_contamination
@@ -32,12 +33,14 @@ def eval_command(
     force: Annotated[bool, typer.Option("--force", help="re-run tasks whose stored result is up to date")] = False,
     results: ResultsOption = None,
     plan: Annotated[bool, typer.Option("--plan", help="print what would be encoded and the estimated time, then stop")] = False,
+    engine: EngineOption = None,
 ) -> None:
     """Evaluate the configured models on the configured tasks; results go to the results folder.
 
     The plan (texts to encode per model x task, cache hits subtracted, estimated time) is printed first;
     ``--plan`` prints it in full and exits without evaluating.
     """
+    compute.activate(compute.load_compute_config(config, engine))
     cfg = load_eval_config(config)
     if results is not None:
         cfg = cfg.model_copy(update={"results_dir": check_output_dir(results, "--results")})

@@ -13,7 +13,8 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from embedbench.cli._output import console, user_errors
+from embedbench import compute
+from embedbench.cli._output import EngineOption, console, user_errors
 from embedbench.config import error_lines
 from embedbench.errors import EmbedbenchError
 from embedbench.io import check_output_dir, clean_temps
@@ -81,8 +82,10 @@ def mine_command(
         typer.Option("--option", "-o", help="any other mining key as key=value (repeatable), e.g. -o sampling=random"),
     ] = None,
     stem: Annotated[str, typer.Option(help="output file name stem")] = "negatives",
+    engine: EngineOption = None,
 ) -> None:
     """Mine hard negatives for (anchor, positive) pairs and write Parquet + stats + a report section."""
+    compute.activate(compute.load_compute_config(engine=engine))  # [compute] of ./bench.toml, if there
     given = {
         "model": model, "range_min": range_min, "range_max": range_max, "num_negatives": num_negatives,
         "relative_margin": relative_margin, "output": output, "shortfall": shortfall,

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from embedbench.cli._output import ConfigOption, user_errors
+from embedbench import compute
+from embedbench.cli._output import ConfigOption, EngineOption, user_errors
 from embedbench.config import DEFAULT_CONFIG
 from embedbench.prep.pipeline import run_prep_file
 
@@ -20,6 +21,8 @@ def prep_command(
     force: Annotated[
         bool, typer.Option("--force", help="rebuild sets even when nothing changed")
     ] = False,
+    engine: EngineOption = None,
 ) -> None:
     """Build the prepared sets of the prep section: clean, dedupe, check leakage, split; write Parquet, manifest, report."""
+    compute.activate(compute.load_compute_config(config, engine))
     run_prep_file(config, sets=sets or None, force=force, log=typer.echo)

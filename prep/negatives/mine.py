@@ -26,15 +26,16 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import polars as pl
 
+from embedbench import compute
 from embedbench.data.shapes import PAIR, check_schema
 from embedbench.encode import Encoder, load_encoder
 from embedbench.errors import EmbedbenchError
-from embedbench.index import build_index, plan_index, search_batches
+from embedbench.index import IndexPlan, build_index, plan_index, search_batches
 from embedbench.prep.negatives.assemble import assemble
 from embedbench.prep.negatives.config import MiningConfig
 from embedbench.prep.negatives.filters import FILTERS, select_negatives
@@ -182,6 +183,22 @@ def _teacher_scores(
     return t_pos, per_batch
 
 
+def _candidates(
+    c_emb: np.ndarray, q_emb: np.ndarray, k: np.ndarray, plan: IndexPlan, cfg: MiningConfig
+) -> tuple[Iterator[tuple[int, np.ndarray, np.ndarray]], str]:
+    """The index built over ``c_emb`` and its ``(start, scores, ids)`` per anchor batch, here or on Ray
+    (``[compute] engine``: the same index and batches either way), and where it ran, for the statistics."""
+    engine = compute.active()
+    if engine.engine == "ray":
+        from embedbench.prep.negatives.ray_mine import array_shards, search_on_ray
+
+        found = search_on_ray(array_shards(c_emb), len(c_emb), q_emb, k, plan, engine, batch_size=cfg.batch_size,
+                              seed=cfg.seed)
+        return found, f" on Ray ({engine.actors} search actors)"
+    index = build_index(c_emb, plan, seed=cfg.seed)
+    return search_batches(index, q_emb, k, batch_size=cfg.batch_size), ""
+
+
 def mine_hard_negatives(
     pairs: pl.DataFrame,
     corpus: pl.Series | Sequence[str] | None,
@@ -233,7 +250,8 @@ def mine_hard_negatives(
     np.minimum.at(anchor_pos, a_ids, row_pos)
 
     plan = plan_index(n_corpus, cfg.index, auto_threshold=cfg.auto_threshold, nlist=cfg.nlist, nprobe=cfg.nprobe)
-    index = build_index(c_emb, plan, seed=cfg.seed)
+    k = cfg.range_max + inp.excluded_per_anchor
+    batches, where = _candidates(c_emb, q_emb, k, plan, cfg)
     t_idx = time.perf_counter()
     uids = _uids(inp.anchors)
     neg_ids = np.full((n_anchors, cfg.num_negatives), -1, dtype=np.int64)
@@ -241,8 +259,6 @@ def mine_hard_negatives(
     neg_ranks = np.full((n_anchors, cfg.num_negatives), -1, dtype=np.int64)
     removed = dict.fromkeys(FILTERS, 0)
     in_window = 0
-    k = cfg.range_max + inp.excluded_per_anchor
-    batches = search_batches(index, q_emb, k, batch_size=cfg.batch_size)
     t_pos, t_scores = None, {}
     if teacher is not None:  # rescoring needs every batch's candidates first
         batches = list(batches)  # type: ignore[assignment]
@@ -269,12 +285,12 @@ def mine_hard_negatives(
             neg_ids[a, slots] = extra
             neg_scores[a, slots] = c_emb[extra] @ q_emb[a]
             padded[a, slots] = True
-    del index
+    del batches
     timings = {"encode_s": t_enc - t0, "index_s": t_idx - t_enc, "search_s": t_search - t_idx}
     encoded = {"hits": getattr(encoder, "hits", 0) - hits0, "misses": getattr(encoder, "misses", 0) - misses0}
     outcome = SearchOutcome(
         row_pos=row_pos, neg_ids=neg_ids, neg_scores=neg_scores, neg_ranks=neg_ranks, found=found, padded=padded,
-        removed=removed, in_window=in_window, index=plan.describe(), notes=notes, encoded=encoded,
+        removed=removed, in_window=in_window, index=plan.describe() + where, notes=notes, encoded=encoded,
         timings=timings, started=t0,
     )
     return assemble(inp, cfg, outcome)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ConfigDict
 
+from embedbench import config as config_module
 from embedbench.config import PREPARED_DIR, Experiment, StrictModel, load_toml, merge_tables, validate_section
 from embedbench.data import spec as data_spec
 from embedbench.errors import EmbedbenchError
@@ -138,7 +139,7 @@ def test_trained_model_without_train_section_is_an_error(tmp_path):
 
 def test_unknown_top_level_key_is_an_error(tmp_path):
     cfg = write(tmp_path / "bench.toml", "[trian]\nrun = 'x'\n")
-    with pytest.raises(EmbedbenchError, match=r"unknown top-level key\(s\) \['trian'\]; allowed: \['prep', 'train', 'eval'\]"):
+    with pytest.raises(EmbedbenchError, match=r"unknown top-level key\(s\) \['trian'\]; allowed: \['prep', 'train', 'eval', 'compute'\]"):
         Experiment.load(cfg)
 
 
@@ -172,9 +173,10 @@ def test_profiles_validate_and_wire(profile):
     path = ROOT / profile
     prep, train, ev = load_prep_config(path), load_train_config(path), load_eval_config(path)
     assert train.prepared_dir == ROOT / prep.output_dir
-    trained = str(Path(os.path.relpath(train.run_dir, ROOT)))
-    assert any(m.endswith(trained) for m in ev.models), ev.models
-    assert ev.check.candidate is not None and ev.check.candidate.endswith(trained)
+    runs = [str(Path(os.path.relpath(r.config.run_dir, ROOT))) for r in train.runs() if r.available()]
+    for trained in runs:
+        assert any(m.endswith(trained) for m in ev.models), (trained, ev.models)
+    assert ev.check.candidate is not None and ev.check.candidate.endswith(runs[0])
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -204,3 +206,85 @@ def test_docstring_examples_parse_through_the_schema():
     train_example = docstring_example(train_config)["train"]
     validate_section(TrainConfig, train_example, section="train", source="train/config.py")
     validate_section(EvalConfig, docstring_example(eval_config)["eval"], section="eval", source="evalsuite/config.py")
+
+
+# --- several base models, one recipe: the runs [train] names and what "@train" expands to -----------
+
+MULTI = """
+    [train]
+    run = "ft"
+    base_models = ["all-MiniLM-L6-v2", { model = "paraphrase-MiniLM-L3-v2", run = "ft-l3" },
+                   { model = "all-mpnet-base-v2", requires = "gpu" }, "org/some-model"]
+    [[train.datasets]]
+    name = "a"
+    set = "s"
+    [eval]
+    models = ["bm25", "@train", "@train@onnx-int8"]
+"""
+
+
+@pytest.mark.parametrize("gpu", [False, True])
+def test_train_expands_to_every_run_this_machine_can_train(tmp_path, monkeypatch, gpu):
+    monkeypatch.setattr(config_module, "gpu_available", lambda: gpu)
+    cfg = write(tmp_path / "bench.toml", MULTI)
+    runs = load_train_config(cfg).runs()
+    assert [(r.config.run, r.config.base_model, r.available()) for r in runs] == [
+        ("ft-all-MiniLM-L6-v2", "all-MiniLM-L6-v2", True), ("ft-l3", "paraphrase-MiniLM-L3-v2", True),
+        ("ft-all-mpnet-base-v2", "all-mpnet-base-v2", gpu), ("ft-some-model", "org/some-model", True),
+    ]
+    assert all(r.config.base_models is None and r.config.run_dir == tmp_path / "models" / r.config.run for r in runs)
+    here = [f"models/{r.config.run}" for r in runs if r.available()]
+    ev = Experiment.load(cfg).eval
+    assert ev["models"] == ["bm25", *here, *(m + "@onnx-int8" for m in here)]
+    assert ev["check"]["candidate"] == "models/ft-all-MiniLM-L6-v2"  # the first run
+    assert load_eval_config(cfg).models[1:3] == here[:2]
+
+
+def test_base_model_keeps_its_folder_and_an_explicit_train_candidate_is_the_first_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(config_module, "gpu_available", lambda: False)
+    single = write(tmp_path / "one.toml", '[train]\nrun = "r"\n[[train.datasets]]\nname = "a"\nset = "s"\n')
+    assert [r.config.run_dir for r in load_train_config(single).runs()] == [tmp_path / "models" / "r"]
+    gpu_only = write(tmp_path / "gpu.toml", """
+        [train]
+        base_models = [{ model = "all-mpnet-base-v2", requires = "gpu" }]
+        [[train.datasets]]
+        name = "a"
+        set = "s"
+        [eval]
+        models = ["all-MiniLM-L6-v2", "@train"]
+    """)
+    ev = Experiment.load(gpu_only).eval
+    assert ev["models"] == ["all-MiniLM-L6-v2"] and "candidate" not in ev["check"]  # nothing trains here
+    asked = write(tmp_path / "asked.toml", gpu_only.read_text() + '[eval.check]\ncandidate = "@train"\n')
+    with pytest.raises(EmbedbenchError, match=r"asked.toml: \[eval.check\] candidate = '@train' but no \[train\] run"):
+        Experiment.load(asked)
+
+
+@pytest.mark.parametrize(("bases", "message"), [
+    ('base_model = "tiny"\nbase_models = ["tiny"]',
+     r"gives both base_model \('tiny': one run, models/<run>\) and base_models"),
+    ('base_models = ["tiny", "x/tiny"]', r"run name\(s\) \['finetuned-tiny'\] more than once"),
+    ('base_models = [{ model = "tiny", requires = "tpu" }]', r"train\.base_models\.0\..*requires.*'tpu'"),
+    ('base_models = [{ model = "tiny", colour = 1 }]', r"train\.base_models\.0\..*colour: unknown key"),
+    ('base_models = ["tiny", 3]', r"train\.base_models: entry 1 is 3; expected a model name or a table"),
+    ('base_models = []', r"train\.base_models: Value should have at least 1 item"),
+])
+def test_bad_base_models_are_located_errors(tmp_path, bases, message):
+    cfg = write(tmp_path / "bench.toml", f'[train]\n{bases}\n[[train.datasets]]\nname = "a"\nset = "s"\n')
+    with pytest.raises(EmbedbenchError, match=message):
+        load_train_config(cfg)
+
+
+def test_a_profile_overrides_inherited_base_models_with_base_models(tmp_path):
+    write(tmp_path / "base.toml", MULTI)
+    quick = write(tmp_path / "quick.toml", """
+        extends = "base.toml"
+        [train]
+        run = "q"
+        base_models = [{ model = "tiny", run = "q" }]
+    """)
+    assert [r.config.run for r in load_train_config(quick).runs()] == ["q"]
+    assert load_eval_config(quick).models == ["bm25", "models/q", "models/q@onnx-int8"]
+    clash = write(tmp_path / "clash.toml", 'extends = "base.toml"\n[train]\nbase_model = "tiny"\n')
+    with pytest.raises(EmbedbenchError, match="keep one of them"):
+        Experiment.load(clash)

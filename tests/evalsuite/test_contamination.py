@@ -243,7 +243,7 @@ def test_report_shows_the_contamination_row_computed_once(tmp_path, toy, monkeyp
         store.save(TaskResult("toy", "sts", m, f"fp-{m}", "toy", "h", "spearman", {"spearman": 0.8}, {}, {}))
     path = build_report(store, tmp_path / "reports", "eval", baseline="all-MiniLM-L6-v2", contamination=first, n_boot=100)
     text = path.read_text(encoding="utf-8")
-    assert f"| ↳ contamination of {name} | **50.0%** ⚠ over the 1% limit |" in text
+    assert "<br>↳ contamination **50.0%** ⚠ over the 1% limit |" in text  # in the fine-tuned model's summary cell
     assert "## Training-data contamination" in text and "read this score as contaminated" in text
     assert len(store.load_all()) == 2  # the cached audits are not mistaken for results
 

@@ -59,12 +59,16 @@ def test_report_contents(store, tmp_path):
     text = path.read_text()
     assert path == tmp_path / "reports" / "demo.md"
     summary = text.split("## Summary")[1].split("\n## ")[0]
-    rows = {line.split("|")[1].strip(): line for line in summary.splitlines() if line.startswith("| ") and "model" not in line}
-    assert list(rows) == ["base (baseline)", "same", "better"]  # config order, baseline first
+    table = [[c.strip() for c in line.strip("|").split("|")] for line in summary.splitlines() if line.startswith("| ")]
+    head, rows = table[0], {r[0]: dict(zip(table[0], r, strict=True)) for r in table[1:]}
+    # tasks as rows, models as columns in config order, baseline first
+    assert head == ["task", "metric", "base (baseline)", "same", "better"]
+    assert list(rows) == ["mteb-STS12", "scifact", "stsb"] and rows["stsb"]["metric"] == "spearman"
     # "better" is best on both tasks with a CI: bold, with a significant delta (‡) against the baseline
-    assert re.search(r"\*\*0\.\d{4}\*\* \[0\.\d{4}, 0\.\d{4}\]<br>Δ \+0\.\d{4}‡", rows["better"])
-    assert "–" in rows["same"]  # no STS result for "same"
-    assert "0.7000 |" in rows["base (baseline)"] or "**0.7000**" in rows["base (baseline)"]
+    for task in ("scifact", "stsb"):
+        assert re.fullmatch(r"\*\*0\.\d{4}\*\*<br>\[0\.\d{4}, 0\.\d{4}\]<br>Δ \+0\.\d{4}‡", rows[task]["better"])
+    assert rows["stsb"]["same"] == "–"  # no STS result for "same"
+    assert rows["mteb-STS12"]["base (baseline)"] == "**0.7000**"
     assert "3 comparisons with the baseline" in text and "Holm-adjusted" in text
     for section in ("## scifact", "## stsb", "## mteb-STS12", "## Provenance", "## Reproduce"):
         assert section in text

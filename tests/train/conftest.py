@@ -73,3 +73,15 @@ def make_config(tmp_path: Path):
 def toy():
     """``toy(shape)``: eight rows of a dataset shape (see ``toy_frame``)."""
     return toy_frame
+
+
+@pytest.fixture(scope="session")
+def second_tiny(tmp_path_factory) -> Path:
+    """A second tiny base model: a folder ``tiny-b`` (the tiny model's architecture, other random weights)."""
+    from embedbench.convert import build_tiny_model
+    from embedbench.models import resolve
+
+    out = tmp_path_factory.mktemp("bases") / "tiny-b"
+    out.mkdir()
+    build_tiny_model(Path(resolve("tiny").path), out, seed=1)
+    return out
