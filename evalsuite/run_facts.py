@@ -13,17 +13,7 @@ from typing import Any
 
 from embedbench.evalsuite.model_facts import ModelFacts, PlanFile, PlanRow
 from embedbench.evalsuite.plan import Plan
-from embedbench.io import read_manifest
-
-
-def model_meta(folder: str | Path) -> dict[str, Any]:
-    """A model folder's ``embedbench.json`` (``base_model``, ``train_seconds``, …); empty when absent."""
-    from embedbench import models
-
-    reader = getattr(models, "model_meta", None)  # embedbench.models' reader where it has one
-    if reader is not None:
-        return dict(reader(folder) or {})
-    return dict(read_manifest(Path(folder) / "embedbench.json") or {})
+from embedbench.models import model_meta
 
 
 def _parameters(encoder: Any, name: str) -> int | None:

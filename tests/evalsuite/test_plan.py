@@ -197,3 +197,20 @@ def test_calibration_rescales_a_remembered_measurement(monkeypatch):
     now = plan_module.calibrate_throughput(Timed(), slow, texts, [15] * 200, tp_module.estimate_seconds)
     assert 250 < now.short_per_s <= 500 and now.long_per_s / now.short_per_s == pytest.approx(0.1)
     assert plan_module.calibrate_throughput(Timed(), slow, [], [], tp_module.estimate_seconds) == slow
+
+
+def test_models_json_facts_of_a_fine_tuned_folder(tmp_path):
+    """A model folder's embedbench.json gives models.json its base model and training time."""
+    import shutil
+    from pathlib import Path
+
+    from embedbench.evalsuite.run_facts import facts_of
+    from embedbench.evalsuite.runner import resolve_model
+    from embedbench.models import resolve, write_model_meta
+
+    folder = tmp_path / "finetuned-tiny"
+    shutil.copytree(Path(resolve("tiny").path), folder)
+    write_model_meta(folder, base_model="tiny", train_seconds=12.5)
+    facts = facts_of(resolve_model(str(folder), show_progress=False), FakeThroughput())
+    assert (facts.base_model, facts.train_seconds, facts.short_per_s) == ("tiny", 12.5, 100.0)
+    assert facts.dimension and facts.size_mb and facts.parameters and facts.max_seq_length
