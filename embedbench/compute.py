@@ -22,8 +22,9 @@ wide (:func:`activate`, :func:`active`), set once by the command that reads the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -51,6 +52,37 @@ class ComputeConfig(StrictModel):
 
 
 _active = ComputeConfig()
+_hooks: dict[tuple[str, str], Callable[..., Any]] = {}
+HOOK_MODULES = {
+    ("ray", "encode_missing"): "embedbench.ray_engine",
+    ("ray", "evaluate_pairs"): "embedbench.evalsuite.fanout",
+}
+"""Which module registers each engine's hooks (on import); the CLI imports them for ``--engine ray``."""
+
+
+def register(engine: str, hook: str, fn: Callable[..., Any]) -> None:
+    """Make ``fn`` the ``hook`` of ``engine``: ``encode_missing`` (``CachedEncoder``'s misses) or
+    ``evaluate_pairs`` (the runner's (model, task) pairs). The engine modules call this when imported,
+    so the core (``encode``) and the runner never import an engine: no import cycles, Ray stays optional."""
+    _hooks[(engine, hook)] = fn
+
+
+def hook(hook_name: str, cfg: ComputeConfig | None = None) -> Callable[..., Any] | None:
+    """The active (or ``cfg``'s) engine's ``hook_name``; None for the local engine.
+
+    An engine whose module was never imported is one clear error naming the import.
+    """
+    cfg = cfg or _active
+    if cfg.engine == "local":
+        return None
+    fn = _hooks.get((cfg.engine, hook_name))
+    if fn is None:
+        module = HOOK_MODULES.get((cfg.engine, hook_name), "the engine's module")
+        raise EmbedbenchError(
+            f"[compute] engine = {cfg.engine!r} is active but {module} was not imported (it registers the "
+            f"{hook_name!r} hook); import it first (the CLI's --engine does), or activate engine 'local'"
+        )
+    return fn
 
 
 def activate(cfg: ComputeConfig) -> ComputeConfig:

@@ -140,11 +140,9 @@ class CachedEncoder:
         return out[inverse]
 
     def _encode_missing(self, unique: list[str], hashes: list[bytes], missing: list[int], out: np.ndarray) -> None:
-        engine = compute.active()
-        if engine.engine == "ray":  # the misses go to the Ray cluster; the cache stays with this process
-            from embedbench.ray_engine import encode_missing_on_ray
-
-            encode_missing_on_ray(self, unique, hashes, missing, out, chunk=WRITE_CHUNK, cfg=engine)
+        remote = compute.hook("encode_missing")
+        if remote is not None:  # e.g. Ray: the misses go to the cluster; the cache stays with this process
+            remote(self, unique, hashes, missing, out, chunk=WRITE_CHUNK, cfg=compute.active())
             return
         # Sort by length so each model batch pads little; write to the cache chunk by chunk.
         order = sorted(missing, key=lambda i: len(unique[i]))

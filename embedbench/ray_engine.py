@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from embedbench import compute
 from embedbench.backend_spec import split_spec
 from embedbench.cache import unique_in_order
 from embedbench.compute import ComputeConfig
@@ -300,3 +301,6 @@ def encode_missing_on_ray(
     finally:
         if progress is not None:
             progress.close()
+
+
+compute.register("ray", "encode_missing", encode_missing_on_ray)

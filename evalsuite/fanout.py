@@ -99,3 +99,6 @@ def run_pairs(pairs: list[Pair], cfg: ComputeConfig | None = None) -> Iterator[t
         for ref in refs:
             ray.cancel(ref)
 
+
+
+compute.register("ray", "evaluate_pairs", run_pairs)

@@ -352,10 +352,9 @@ def run_eval(
     actual: dict[tuple[str, str], float] = {}
     bars = ModelBars(plan, enabled=show_progress)
     evaluate: Callable[[list[Pair]], Iterator[tuple[Pair, TaskResult, float]]] = partial(evaluate_local, wrap=bars.wrap)
-    if compute.active().engine == "ray":  # each pair a Ray task; the results still saved here, by the one store
-        from embedbench.evalsuite.fanout import run_pairs
-
-        evaluate = run_pairs
+    remote = compute.hook("evaluate_pairs")
+    if remote is not None:  # e.g. Ray: each pair a Ray task; the results still saved here, by the one store
+        evaluate = remote
     try:
         for pair, result, seconds in evaluate(to_run):
             record = save_pair(store, pair, result, seconds)

@@ -44,3 +44,20 @@ EngineOption = Annotated[
     str | None,
     typer.Option("--engine", help="where encoding runs: local or ray (default: \\[compute] engine of the experiment file)"),
 ]
+
+
+def activate_engine(config: Path | None, engine: str | None) -> None:
+    """Make ``[compute]`` of ``config`` (``--engine`` overriding it) the engine of this command.
+
+    For an engine other than ``local`` its modules are imported here (they register their hooks with
+    :mod:`embedbench.compute`), so the library never imports an optional engine itself.
+    """
+    import importlib
+
+    from embedbench import compute
+
+    cfg = compute.load_compute_config(config, engine) if config is not None else compute.load_compute_config(engine=engine)
+    for (name, _), module in compute.HOOK_MODULES.items():
+        if name == cfg.engine:
+            importlib.import_module(module)
+    compute.activate(cfg)

@@ -12,8 +12,7 @@ from typing import Annotated
 
 import typer
 
-from embedbench import compute
-from embedbench.cli._output import ConfigOption, EngineOption, console, user_errors
+from embedbench.cli._output import ConfigOption, EngineOption, activate_engine, console, user_errors
 from embedbench.config import DEFAULT_CONFIG
 from embedbench.evalsuite.config import load_eval_config
 from embedbench.evalsuite.contamination import report_contamination
@@ -40,7 +39,7 @@ def eval_command(
     The plan (texts to encode per model x task, cache hits subtracted, estimated time) is printed first;
     ``--plan`` prints it in full and exits without evaluating.
     """
-    compute.activate(compute.load_compute_config(config, engine))
+    activate_engine(config, engine)
     cfg = load_eval_config(config)
     if results is not None:
         cfg = cfg.model_copy(update={"results_dir": check_output_dir(results, "--results")})

@@ -13,8 +13,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from embedbench import compute
-from embedbench.cli._output import EngineOption, console, user_errors
+from embedbench.cli._output import EngineOption, activate_engine, console, user_errors
 from embedbench.config import error_lines
 from embedbench.errors import EmbedbenchError
 from embedbench.io import check_output_dir, clean_temps
@@ -85,7 +84,7 @@ def mine_command(
     engine: EngineOption = None,
 ) -> None:
     """Mine hard negatives for (anchor, positive) pairs and write Parquet + stats + a report section."""
-    compute.activate(compute.load_compute_config(engine=engine))  # [compute] of ./bench.toml, if there
+    activate_engine(None, engine)  # [compute] of ./bench.toml, if there
     given = {
         "model": model, "range_min": range_min, "range_max": range_max, "num_negatives": num_negatives,
         "relative_margin": relative_margin, "output": output, "shortfall": shortfall,

@@ -6,8 +6,7 @@ from typing import Annotated
 
 import typer
 
-from embedbench import compute
-from embedbench.cli._output import ConfigOption, EngineOption, user_errors
+from embedbench.cli._output import ConfigOption, EngineOption, activate_engine, user_errors
 from embedbench.config import DEFAULT_CONFIG
 from embedbench.prep.pipeline import run_prep_file
 
@@ -24,5 +23,5 @@ def prep_command(
     engine: EngineOption = None,
 ) -> None:
     """Build the prepared sets of the prep section: clean, dedupe, check leakage, split; write Parquet, manifest, report."""
-    compute.activate(compute.load_compute_config(config, engine))
+    activate_engine(config, engine)
     run_prep_file(config, sets=sets or None, force=force, log=typer.echo)
