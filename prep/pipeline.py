@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from functools import partial
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,33 +29,27 @@ from embedbench.io import (
     outputs_problem,
     read_manifest,
 )
-from embedbench.models import load_model, resolve
 from embedbench.prep.config import PrepConfig, SetConfig, Step, load_prep_config
-from embedbench.prep.dedupe import ROW, exact_dedupe, near_dedupe
 from embedbench.prep.inputs import (
     corpus_path,
     describe_input,
     describe_path,
     read_mining_corpus,
-    read_one,
     read_set,
 )
-from embedbench.prep.leakage import eval_texts, leak_exact, leak_near, leak_semantic
 from embedbench.prep.manifest import build_manifest
-from embedbench.prep.marks import count_kept, partition, require_columns, text_columns
-from embedbench.prep.minhash import MinHasher
+from embedbench.prep.marks import count_kept, partition, text_columns
 from embedbench.prep.negatives import MinedSplits, NegativesConfig, mine_splits
-from embedbench.prep.normalise import drop_empty, flag_long, normalise, normalise_expr, tokenizer_counter
+from embedbench.prep.normalise import normalise_expr
 from embedbench.prep.report import write_report
-from embedbench.prep.semantic import semantic_dedupe
 from embedbench.prep.split import assign_split
+from embedbench.prep.stages import Context, build_stages, check_columns
 from embedbench.prep.store import SPLITS, write_set
 from embedbench.prep.teacher import label_splits
 
 PIPELINE_VERSION = 1
 """Bumped when a stage changes what it keeps, so old outputs are rebuilt."""
 
-Stage = Callable[[pl.DataFrame], pl.DataFrame]
 
 
 @dataclass(frozen=True)
@@ -69,39 +62,6 @@ class SetOutcome:
     manifest: dict[str, Any]
     rebuilt_because: str | None = None
     """Why a set whose inputs and config were unchanged was rebuilt (its outputs did not verify)."""
-
-
-@dataclass
-class Context:
-    """Resources shared by the sets of one run: config, evaluation frames and models, each loaded once."""
-
-    config: PrepConfig
-    root: Path
-    source: str | Path | None = None
-    """The experiment file, named in errors about a value it holds."""
-    _evals: dict[str, pl.DataFrame] = field(default_factory=dict)
-    _models: dict[str, Any] = field(default_factory=dict)
-
-    def eval_frame(self, name: str) -> pl.DataFrame:
-        """The evaluation split ``name`` as its reader returns it."""
-        if name not in self._evals:
-            self._evals[name] = read_one(self.config.eval[name].source, f"prep.eval.{name}.source", [])
-        return self._evals[name]
-
-    def model(self, name: str) -> Any:
-        """A loaded SentenceTransformer (for its tokenizer and max sequence length)."""
-        if name not in self._models:
-            self._models[name] = load_model(name, device="cpu")
-        return self._models[name]
-
-    def fingerprint(self, name: str, key: str = "prep.model") -> str:
-        """Content fingerprint of a model (part of a set's inputs when the model decides the output);
-        an unknown model names the config file and ``key``, the setting that holds it."""
-        try:
-            return resolve(name).fingerprint
-        except EmbedbenchError as exc:
-            where = f"{self.source}: " if self.source is not None else ""
-            raise EmbedbenchError(f"{where}{key} = {name!r}: {exc}") from None
 
 
 def set_schema(shape: str, frame: pl.DataFrame) -> Schema:
@@ -137,116 +97,6 @@ def _models_used(cfg: SetConfig, prep: PrepConfig) -> dict[str, str]:
     if Step.leakage in cfg.steps and cfg.leakage.semantic is not None:
         used["leakage"] = cfg.leakage.semantic.model or prep.model
     return used
-
-
-def _check_columns(name: str, cfg: SetConfig, frame: pl.DataFrame, texts: list[str]) -> None:
-    """Every column a step names must exist in the set's rows (checked before any work is done)."""
-    key = f"prep.sets.{name}"
-    if Step.exact in cfg.steps:
-        require_columns(frame, cfg.exact.key or [], key=f"{key}.exact.key")
-        require_columns(frame, cfg.exact.columns, key=f"{key}.exact.columns")
-    for step, on in ((Step.near, cfg.near.on), (Step.semantic, cfg.semantic.on)):
-        if step in cfg.steps and on != ROW:
-            require_columns(frame, [on], key=f"{key}.{step.value}.on")
-    require_columns(frame, [cfg.split.group_by or texts[0]], key=f"{key}.split.group_by")
-
-
-def _eval_texts(ctx: Context, names: list[str], cfg: SetConfig) -> pl.DataFrame:
-    """Normalised texts of the evaluation splits ``names``, unique by text."""
-    parts = []
-    for name in names:
-        split = ctx.config.eval[name]
-        frame = ctx.eval_frame(name)
-        columns = split.columns or text_columns(SHAPES[split.source.shape])
-        require_columns(frame, columns, key=f"prep.eval.{name}.columns")
-        if Step.normalise in cfg.steps:
-            frame = frame.with_columns(
-                normalise_expr(pl.col(c), cfg.normalise.form, cfg.normalise.lowercase) for c in columns
-            )
-        parts.append(eval_texts(frame, columns, name=name))
-    if not parts:
-        return pl.DataFrame(schema={"text": pl.String, "ref": pl.String, "split": pl.String})
-    return pl.concat(parts).unique("text", keep="first", maintain_order=True)
-
-
-def build_stages(name: str, cfg: SetConfig, ctx: Context, texts: list[str]) -> list[tuple[str, Stage]]:
-    """The configured filter stages, in order, each a ``frame -> frame`` function."""
-    stages: list[tuple[str, Stage]] = []
-    for step in cfg.steps:
-        if step is Step.normalise:
-            n = cfg.normalise
-            counter = max_tokens = None
-            if n.token_count == "tokenizer" or n.max_tokens == "model":
-                model = ctx.model(ctx.config.model)
-                counter = tokenizer_counter(model.tokenizer) if n.token_count == "tokenizer" else None
-                max_tokens = model.max_seq_length
-            limit = n.max_tokens if isinstance(n.max_tokens, int) else int(max_tokens or 0)
-
-            stages.append(
-                (
-                    "normalise",
-                    _chain(
-                        [
-                            partial(normalise, columns=texts, form=n.form, lowercase=n.lowercase),
-                            partial(drop_empty, columns=texts),
-                            partial(
-                                flag_long,
-                                columns=texts,
-                                max_tokens=limit,
-                                counter=counter,
-                                drop=n.long_texts == "drop",
-                            ),
-                        ]
-                    ),
-                )
-            )
-        elif step is Step.exact:
-            e = cfg.exact
-            fns: list[Stage] = [partial(exact_dedupe, key=e.key or texts)] if e.row else []
-            fns += [partial(exact_dedupe, key=[c]) for c in e.columns]
-            stages.append(("exact", _chain(fns)))
-        elif step is Step.near:
-            c = cfg.near
-            hasher = MinHasher(c.threshold, c.num_perm, c.shingle, c.ngram, c.seed, c.verify, c.recall_weight)
-            stages.append(("near", partial(near_dedupe, text_columns=texts, hasher=hasher, on=c.on)))
-        elif step is Step.semantic:
-            s = cfg.semantic
-            encoder = load_encoder(s.model or ctx.config.model, show_progress=False)
-            stages.append(
-                (
-                    "semantic",
-                    partial(
-                        semantic_dedupe, text_columns=texts, encoder=encoder, threshold=s.threshold, on=s.on
-                    ),
-                )
-            )
-        elif step is Step.leakage:
-            lk = cfg.leakage
-            evals = _eval_texts(ctx, ctx.config.against(name), cfg)
-            checks: list[Stage] = [partial(leak_exact, text_columns=texts, evals=evals)]
-            if lk.near:
-                hasher = MinHasher(lk.threshold, lk.num_perm, lk.shingle, lk.ngram)
-                checks.append(partial(leak_near, text_columns=texts, evals=evals, hasher=hasher))
-            if lk.semantic is not None:
-                sem = lk.semantic
-                encoder = load_encoder(sem.model or ctx.config.model, show_progress=False)
-                checks.append(
-                    partial(
-                        leak_semantic, text_columns=texts, evals=evals, encoder=encoder,
-                        threshold=sem.threshold, action=sem.action,
-                    )
-                )
-            stages.append(("leakage", _chain(checks)))
-    return stages
-
-
-def _chain(fns: Sequence[Stage]) -> Stage:
-    def run(frame: pl.DataFrame) -> pl.DataFrame:
-        for fn in fns:
-            frame = frame.pipe(fn)
-        return frame
-
-    return run
 
 
 def set_hashes(name: str, ctx: Context) -> tuple[list[dict[str, Any]], str, str]:
@@ -297,7 +147,7 @@ def prepare_set(name: str, ctx: Context, *, force: bool = False) -> SetOutcome:
     shape = set_schema(cfg.shape, frame)
     texts = text_columns(shape)
     t_read = time.perf_counter()
-    _check_columns(name, cfg, frame, texts)
+    check_columns(name, cfg, frame, texts)
     stages = build_stages(name, cfg, ctx, texts)
     rows = {"read": frame.height}
     timings = {"read_s": round(t_read - t_start, 4), "setup_s": round(time.perf_counter() - t_read, 4)}
