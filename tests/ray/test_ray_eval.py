@@ -68,7 +68,7 @@ def same_metrics(a: dict, b: dict, tol: float = 1e-6) -> bool:
     )
 
 
-@pytest.mark.slow
+@pytest.mark.real  # 45-80 s of worker start-up; the failing-pair test below runs the fan-out in make test
 def test_eval_on_ray_stores_the_local_results(tmp_path, shared_data, ray_cluster, monkeypatch):
     outputs = {}
     for engine in ("ray", "local"):
