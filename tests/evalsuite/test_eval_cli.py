@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from embedbench.cli import app
 from embedbench.evalsuite.config import load_eval_config
 from embedbench.evalsuite.runner import run_eval
+from tests.helpers import write_scifact_slice
 
 
 @pytest.fixture
@@ -20,18 +21,7 @@ def workspace(tmp_path, shared_data, monkeypatch):
     monkeypatch.setenv("EMBEDBENCH_EMBEDDINGS", str(tmp_path / "embeddings.sqlite"))
     lines = (shared_data / "stsbenchmark" / "sts-test.csv").read_text(encoding="utf-8").splitlines()[:40]
     (tmp_path / "sts.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    beir = tmp_path / "beir"
-    (beir / "qrels").mkdir(parents=True)
-    qrels = (shared_data / "scifact" / "qrels" / "test.tsv").read_text().splitlines()
-    kept = qrels[1:16]
-    (beir / "qrels" / "test.tsv").write_text("\n".join([qrels[0], *kept]) + "\n")
-    qids = {q.split("\t")[0] for q in kept}
-    rel_docs = {q.split("\t")[1] for q in kept}
-    queries = [q for q in (shared_data / "scifact" / "queries.jsonl").read_text().splitlines() if json.loads(q)["_id"] in qids]
-    (beir / "queries.jsonl").write_text("\n".join(queries) + "\n")
-    corpus = (shared_data / "scifact" / "corpus.jsonl").read_text().splitlines()
-    docs = [d for d in corpus if json.loads(d)["_id"] in rel_docs] + corpus[:40]
-    (beir / "corpus.jsonl").write_text("\n".join(dict.fromkeys(docs)) + "\n")
+    write_scifact_slice(shared_data, tmp_path / "beir", qrels=15, extra_docs=40)
     (tmp_path / "bench.toml").write_text(
         """
 [eval]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +16,7 @@ from embedbench.evalsuite.model_facts import load_model_facts, load_plan
 from embedbench.evalsuite.plan import RecordingEncoder, duration
 from embedbench.evalsuite.progress import ProgressEncoder
 from embedbench.evalsuite.runner import run_eval
+from tests.helpers import write_scifact_slice
 
 
 @dataclass(frozen=True)
@@ -64,18 +64,7 @@ def workspace(tmp_path, shared_data, monkeypatch):
     monkeypatch.setenv("EMBEDBENCH_CACHE", str(tmp_path / "cache"))
     lines = (shared_data / "stsbenchmark" / "sts-test.csv").read_text(encoding="utf-8").splitlines()[:30]
     (tmp_path / "sts.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    beir = tmp_path / "beir"
-    (beir / "qrels").mkdir(parents=True)
-    qrels = (shared_data / "scifact" / "qrels" / "test.tsv").read_text().splitlines()
-    kept = qrels[1:11]
-    (beir / "qrels" / "test.tsv").write_text("\n".join([qrels[0], *kept]) + "\n")
-    qids, rel_docs = {q.split("\t")[0] for q in kept}, {q.split("\t")[1] for q in kept}
-    queries = [q for q in (shared_data / "scifact" / "queries.jsonl").read_text().splitlines()
-               if json.loads(q)["_id"] in qids]
-    (beir / "queries.jsonl").write_text("\n".join(queries) + "\n")
-    corpus = (shared_data / "scifact" / "corpus.jsonl").read_text().splitlines()
-    docs = [d for d in corpus if json.loads(d)["_id"] in rel_docs] + corpus[:30]
-    (beir / "corpus.jsonl").write_text("\n".join(dict.fromkeys(docs)) + "\n")
+    write_scifact_slice(shared_data, tmp_path / "beir", qrels=10, extra_docs=30)
     (tmp_path / "bench.toml").write_text(CONFIG.format(extra=""))
     return tmp_path
 

@@ -16,6 +16,7 @@ from embedbench.errors import EmbedbenchError
 from embedbench.evalsuite.config import load_eval_config
 from embedbench.evalsuite.fanout import run_pairs
 from embedbench.evalsuite.runner import prepare_run
+from tests.helpers import write_scifact_slice
 
 runner = CliRunner()
 
@@ -25,17 +26,7 @@ def write_workspace(folder: Path, shared_data: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     lines = (shared_data / "stsbenchmark" / "sts-test.csv").read_text(encoding="utf-8").splitlines()[:40]
     (folder / "sts.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    beir = folder / "beir"
-    (beir / "qrels").mkdir(parents=True, exist_ok=True)
-    qrels = (shared_data / "scifact" / "qrels" / "test.tsv").read_text().splitlines()
-    kept = qrels[1:11]
-    (beir / "qrels" / "test.tsv").write_text("\n".join([qrels[0], *kept]) + "\n")
-    qids, rel = {q.split("\t")[0] for q in kept}, {q.split("\t")[1] for q in kept}
-    queries = [q for q in (shared_data / "scifact" / "queries.jsonl").read_text().splitlines() if json.loads(q)["_id"] in qids]
-    (beir / "queries.jsonl").write_text("\n".join(queries) + "\n")
-    corpus = (shared_data / "scifact" / "corpus.jsonl").read_text().splitlines()
-    docs = [d for d in corpus if json.loads(d)["_id"] in rel] + corpus[:30]
-    (beir / "corpus.jsonl").write_text("\n".join(dict.fromkeys(docs)) + "\n")
+    write_scifact_slice(shared_data, folder / "beir", qrels=10, extra_docs=30)
     (folder / "bench.toml").write_text(
         """
 [eval]
