@@ -106,12 +106,24 @@ def _derived_fingerprint(base: str, backend: Backend, precision: Precision, cont
     return h.hexdigest()[:16]
 
 
+# OpenVINO names generated nodes from a process-wide counter ("Constant_6549"): the same model converted
+# twice writes different XML. The counters are not part of the model, so the fingerprint ignores them.
+_GENERATED_NAME = re.compile(rb'(name="[A-Za-z]+)_\d+"')
+
+
+def _file_digest(path: Path) -> str:
+    if path.suffix == ".xml":
+        return hashlib.sha256(_GENERATED_NAME.sub(rb'\1_"', path.read_bytes())).hexdigest()
+    return file_sha256(path)
+
+
 def _dir_sha256(folder: Path) -> str:
+    """Content hash of an export folder (its manifest aside): the same export built twice hashes the same."""
     h = hashlib.sha256()
     for p in sorted(folder.iterdir()):
         if p.is_file() and p.name != MANIFEST:
             h.update(p.name.encode())
-            h.update(file_sha256(p).encode())
+            h.update(_file_digest(p).encode())
     return h.hexdigest()
 
 

@@ -354,3 +354,21 @@ def test_auto_scores_like_torch_fp32_tiny(shared_data, monkeypatch, tmp_path):
 def test_auto_scores_like_torch_fp32_minilm(shared_data, monkeypatch, tmp_path):
     ref = _auto_matches_torch("all-MiniLM-L6-v2", None, monkeypatch, tmp_path)
     assert ref["stsb"] == pytest.approx(0.8203, abs=5e-4)  # the published score: the reference is right
+
+
+def test_openvino_export_fingerprint_ignores_generated_node_names(tmp_path):
+    """OpenVINO numbers generated nodes from a process-wide counter, so one model converted twice writes
+    different XML; the export's fingerprint (its cache space) must not change with it, but must with the model."""
+    from embedbench.backends import _dir_sha256
+
+    layer = '<layer id="3" name="Constant_{n}" type="Const" version="opset1"><data shape="{shape}"/></layer>'
+    folders = []
+    for n, shape in ((6549, "384"), (14126, "384"), (6549, "768")):
+        folder = tmp_path / f"{n}-{shape}"
+        folder.mkdir()
+        (folder / "openvino_model.xml").write_text(layer.format(n=n, shape=shape))
+        (folder / "openvino_model.bin").write_bytes(b"weights")
+        folders.append(folder)
+    first, again, other = (_dir_sha256(f) for f in folders)
+    assert first == again
+    assert first != other
