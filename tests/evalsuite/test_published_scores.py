@@ -3,7 +3,7 @@
 Published (MTEB leaderboard, main scores): all-mpnet-base-v2 STSBenchmark test Spearman 0.8342 and
 SciFact nDCG@10 0.6557; all-MiniLM-L6-v2 0.8203 and 0.6451. Whole datasets with real models: minutes,
 so these are ``real`` tests (``make test-real``). mpnet on SciFact (5,183 abstracts, about 35 minutes on
-2 CPU cores) is checked by the full profile's committed report (reports/eval-full.md), not here.
+2 CPU cores) belongs to the full profile's run (bench-full.toml), not here.
 """
 
 from __future__ import annotations
