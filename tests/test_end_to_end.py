@@ -66,11 +66,12 @@ def test_pipeline_end_to_end(workdir, monkeypatch):
     assert "up to date" in invoke("train", "--config", cfg)
 
     invoke("eval", "--config", cfg)
-    results = sorted(p.relative_to(workdir / "results-ci").as_posix() for p in (workdir / "results-ci").rglob("*.json"))
+    results = sorted(p.relative_to(workdir / "results-ci").as_posix() for p in (workdir / "results-ci").glob("*/*.json"))
     assert results == [
         "all-MiniLM-L6-v2/scifact-mini.json", "all-MiniLM-L6-v2/stsb.json", "bm25/scifact-mini.json",
         "finetuned-ci/scifact-mini.json", "finetuned-ci/stsb.json",
     ]
+    assert {"plan.json", "models.json"} <= {p.name for p in (workdir / "results-ci").glob("*.json")}  # for the report
     stored = json.loads((workdir / "results-ci/finetuned-ci/stsb.json").read_text())
     assert stored["provenance"]["versions"]["sentence-transformers"]
     again = invoke("eval", "--config", cfg)
