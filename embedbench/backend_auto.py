@@ -5,6 +5,7 @@ chosen here). Each is loaded (exported once if needed), encodes the throughput p
 (:mod:`embedbench.throughput`) in interleaved rounds, and counts as exact when its probe embeddings
 are within ``EXACT_TOL`` (max abs diff) of torch fp32's. The exact one that encodes the probe in the
 least time wins (each candidate's best round, since other work on the machine only slows a round).
+A fine-tuned model (its ``embedbench.json`` names its base) takes its base's remembered choice unmeasured.
 
 The choice and its measurements are kept in ``cache_dir()/backends.json`` per model fingerprint +
 machine, so every step (mining, dedupe, teacher, eval) and every later run loads the same backend and
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from embedbench import throughput
 from embedbench.backend_spec import Backend, Precision, tag
 from embedbench.io import read_manifest, write_json_atomic
-from embedbench.models import ResolvedModel
+from embedbench.models import ResolvedModel, model_meta
 from embedbench.paths import cache_dir
 
 if TYPE_CHECKING:
@@ -154,11 +155,33 @@ def choose(
     with _lock():
         if not remeasure and (known := recalled_choice(resolved)) is not None:
             return known  # another process measured while this one waited
-        choice = measure_choice(resolved, load, batch_size=batch_size)
+        inherited = None if remeasure else _base_choice(resolved)
+        choice = inherited or measure_choice(resolved, load, batch_size=batch_size)
         data = read_manifest(_store()) or {}
         data[_key(resolved.fingerprint, machine)] = choice.to_dict()
         write_json_atomic(_store(), data)
     return choice
+
+
+def _base_choice(resolved: ResolvedModel) -> Choice | None:
+    """A fine-tuned model's choice taken from its base's remembered one, if this machine has measured the base.
+
+    Fine-tuning changes the weights, not the graph, so the backends rank the same; and a base and its
+    fine-tuned version on one backend make the report's throughput comparison like for like. The folder's
+    ``embedbench.json`` (written by ``embedbench train``) names the base and its fingerprint.
+    """
+    meta = model_meta(resolved.path)
+    base_fp, base_name = meta.get("base_fingerprint"), meta.get("base_model")
+    if not base_fp:
+        return None
+    base = recalled_choice(ResolvedModel(str(base_name or base_fp), resolved.path, str(base_fp)))
+    if base is None:
+        return None
+    return Choice(
+        resolved.name, resolved.fingerprint, base.machine, base.backend,
+        f"{base.backend.value}: as its base {base.model} (same architecture, fine-tuned weights; measured {base.measured_at})",
+        (), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), 0,
+    )
 
 
 class ProbeEncoder:

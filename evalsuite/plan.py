@@ -253,22 +253,25 @@ def _throughput_functions(throughput: Callable[[Any], Any] | None, estimate: Est
             tp_module.machine_id())
 
 
-CALIBRATION_BLOCKS = 4
-"""Batches of short texts timed per model (each one batch of near-equal lengths, like the run's batches)."""
+CALIBRATION_BLOCKS = 8
+"""Batches of short texts timed per model, evenly spaced over the run's length-sorted batches."""
 
 
 def calibrate_throughput(encoder: Any, tp: Any, texts: list[str], tokens: list[int], estimate: Estimator) -> Any:
-    """``tp`` with its rates scaled to how fast ``encoder`` encodes a sample of ``texts`` on this machine now.
+    """``tp`` with its rates scaled to how fast ``encoder`` encodes ``texts`` on this machine now.
 
     The remembered measurement (``throughput.throughput_of``) may come from a busier or quieter moment
-    (a shared machine's load changes the speed several-fold), and its one-batch probe pads short texts
-    more than a length-sorted run does. So a few batches of the texts this run will encode are timed
-    (without the cache: nothing is stored): batches of near-equal length at evenly spaced quantiles of
-    the short texts, and one of the long texts; each end's rate is scaled by measured / estimated.
+    (a shared machine's load changes the speed several-fold), and the cost of a text is not linear in
+    its tokens (on torch, all-MiniLM-L6-v2's batches cost the same up to ~12 tokens, then jump 2-3x).
+    So the run's own batches are sampled: the texts are sorted by characters and cut into batches as the
+    run does (a batch pads to its longest text), a few batches evenly spaced along that order are timed (without the cache: nothing is stored),
+    and their seconds per text, times the number of texts, is the measured total; each end's rates are
+    scaled by measured total / token-model total, short texts with ``CALIBRATION_BLOCKS`` batches, the
+    long ones (above the probes' midpoint) with one.
     """
     batch = max(int(getattr(encoder, "batch_size", 64) or 64), 8)
     mid = (tp.short_tokens + tp.long_tokens) / 2
-    order = sorted(range(len(texts)), key=tokens.__getitem__)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # as the run batches them (characters)
     short = [i for i in order if tokens[i] < mid]
     long = [i for i in order if tokens[i] >= mid]
     if not order:
@@ -278,14 +281,17 @@ def calibrate_throughput(encoder: Any, tp: Any, texts: list[str], tokens: list[i
     for name, group, blocks in (("short", short, CALIBRATION_BLOCKS), ("long", long, 1)):
         if not group:
             continue
-        measured = expected = 0.0
-        for k in range(blocks):
-            centre = int((k + 0.5) * len(group) / blocks)
-            idx = group[max(0, centre - batch // 2) : centre - batch // 2 + batch] or group[:batch]
-            seconds, _ = tp_module.timed_encode(encoder, [texts[i] for i in idx])
-            measured += seconds
-            expected += float(estimate(tp, [tokens[i] for i in idx]))
-        factors[name] = measured / max(expected, 1e-9)
+        n_batches = -(-len(group) // batch)
+        k = min(blocks, n_batches)
+        seconds = timed = 0.0
+        for j in range(k):
+            b = int((j + 0.5) * n_batches / k)
+            idx = group[b * batch : (b + 1) * batch]
+            took, _ = tp_module.timed_encode(encoder, [texts[i] for i in idx])
+            seconds += took
+            timed += len(idx)
+        measured = seconds / max(timed, 1) * len(group)
+        factors[name] = measured / max(float(estimate(tp, [tokens[i] for i in group])), 1e-9)
     f_short = factors.get("short", factors.get("long", 1.0))
     f_long = factors.get("long", f_short)
     return dataclasses.replace(tp, short_per_s=tp.short_per_s / f_short, long_per_s=tp.long_per_s / f_long)

@@ -272,6 +272,29 @@ def test_auto_picks_the_fastest_exact_backend_and_says_why(monkeypatch, tmp_path
     assert backend_auto.choose(model, load=load) == choice  # remembered per fingerprint + machine
 
 
+def test_auto_gives_a_fine_tuned_model_its_base_choice_without_measuring(monkeypatch, tmp_path):
+    from embedbench import backend_auto
+
+    monkeypatch.setenv("EMBEDBENCH_CACHE", str(tmp_path))
+    load = _fake_candidates(monkeypatch, {Backend.TORCH: FakeBackend(Backend.TORCH, 0.03),
+                                          Backend.OPENVINO: FakeBackend(Backend.OPENVINO, 0.02, offset=3e-7)})
+    base = backend_auto.choose(backends.ResolvedModel("base", str(tmp_path), "fp-base"), load=load)
+    assert base.backend is Backend.OPENVINO
+    tuned = tmp_path / "tuned"
+    tuned.mkdir()
+    (tuned / "embedbench.json").write_text(json.dumps({"base_model": "base", "base_fingerprint": "fp-base"}))
+    monkeypatch.setattr(backend_auto, "measure_choice", lambda *a, **k: pytest.fail("measured the fine-tuned model"))
+    choice = backend_auto.choose(backends.ResolvedModel("tuned", str(tuned), "fp-tuned"), load=load)
+    assert choice.backend is Backend.OPENVINO and choice.rounds == 0 and choice.fingerprint == "fp-tuned"
+    assert choice.reason.startswith("openvino: as its base base (same architecture")
+    assert backend_auto.recalled_choice(backends.ResolvedModel("tuned", str(tuned), "fp-tuned")) == choice
+    orphan = tmp_path / "orphan"  # its base never measured here: measured itself
+    orphan.mkdir()
+    (orphan / "embedbench.json").write_text(json.dumps({"base_model": "other", "base_fingerprint": "fp-other"}))
+    with pytest.raises(pytest.fail.Exception, match="measured the fine-tuned model"):
+        backend_auto.choose(backends.ResolvedModel("orphan", str(orphan), "fp-orphan"), load=load)
+
+
 def test_auto_leaves_out_a_backend_that_does_not_load_and_keeps_torch(monkeypatch, tmp_path):
     from embedbench import backend_auto
 
