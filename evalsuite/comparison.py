@@ -167,7 +167,9 @@ def _gain_text(g: Gain | None) -> str:
 def side_by_side(mc: ModelComparison) -> list[str]:
     """Per task (rows): one column per base and fine-tuned pair, ``base → fine-tuned`` with the gain and its
     paired CI under it; a base without a fine-tuned version has a column of its own."""
-    cols = [(b, m) for b in mc.bases for m in (mc.tuned.get(b) or [None])]
+    cols: list[tuple[str, str | None]] = []
+    for b in mc.bases:
+        cols += [(b, m) for m in mc.tuned.get(b, [])] or [(b, None)]
     heads = [b if m is None else f"{b}<br>→ {m}" for b, m in cols]
     out = ["| task | metric | " + " | ".join(heads) + " |", "|---|---|" + "---|" * len(heads)]
     for t, metric in mc.task_metrics.items():

@@ -49,9 +49,12 @@ class ModelFacts:
     """Fine-tuning wall time of a model trained by ``[train]``."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class PlanRow:
-    """One (model, task) of a run: what it will encode, what that should cost, what it took."""
+    """One (model, task) of a run: what it will encode, what that should cost, what it took.
+
+    ``evalsuite.plan`` fills it while planning; ``plan.json`` stores it with the measured seconds.
+    """
 
     model: str
     task: str
@@ -60,13 +63,21 @@ class PlanRow:
     texts: int = 0
     """Unique texts the task asks the model to encode."""
     cached: int = 0
-    """Of those, already in the embedding cache."""
+    """Of those, already in the embedding cache (or encoded by an earlier pair of the run)."""
     tokens: int = 0
     """Tokens of the texts to encode (after truncation)."""
     est_seconds: float | None = None
+    """Estimated wall time: encoding plus ``overhead_seconds`` (None: no throughput known)."""
+    overhead_seconds: float = 0.0
+    """The task's own work without encoding (its dry run's seconds)."""
     actual_seconds: float | None = None
     reason: str = ""
     """Why a pair is left out (the experiment file's words)."""
+
+    @property
+    def to_encode(self) -> int:
+        """Texts this pair will encode: ``texts - cached``."""
+        return self.texts - self.cached
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ import numpy as np
 
 from embedbench import throughput as tp_module
 from embedbench.cache import text_hash
+from embedbench.evalsuite.model_facts import PlanRow
 from embedbench.io import read_manifest, sha256_text, write_json_atomic
 from embedbench.paths import cache_dir
 from embedbench.throughput import token_counts
@@ -112,34 +113,10 @@ def _record(task: Any, prompts: dict[str, str] | None) -> Recording:
 
 
 @dataclass
-class PairPlan:
-    """The plan of one (model, task) pair (see ``model_facts.PlanRow``, which it becomes in ``plan.json``)."""
-
-    model: str
-    task: str
-    status: str
-    texts: int = 0
-    cached: int = 0
-    tokens: int = 0
-    encode_seconds: float | None = None
-    overhead_seconds: float = 0.0
-    reason: str = ""
-    to_encode: int = 0
-    """Texts this pair will encode: ``texts - cached``."""
-
-    @property
-    def est_seconds(self) -> float | None:
-        """Estimated wall time: encoding plus the task's own work (None: no throughput known)."""
-        if self.status not in ("run", "left out"):
-            return 0.0
-        return None if self.encode_seconds is None else self.encode_seconds + self.overhead_seconds
-
-
-@dataclass
 class Plan:
-    """The plan of a run: one :class:`PairPlan` per pair, in run order, and what planning itself took."""
+    """The plan of a run: one :class:`PlanRow` per pair, in run order, and what planning itself took."""
 
-    pairs: list[PairPlan] = field(default_factory=list)
+    pairs: list[PlanRow] = field(default_factory=list)
     seconds: float = 0.0
     machine: str = ""
     throughputs: dict[str, Any] = field(default_factory=dict)
@@ -182,21 +159,23 @@ def plan_pairs(pairs: Sequence[Any], *, throughput: Callable[[Any], Any] | None 
     started = time.perf_counter()
     throughput, estimate, calibrate, machine = _throughput_functions(throughput, estimate)
     recordings: dict[tuple[str, tuple[tuple[str, str], ...]], Recording] = {}
-    work: list[tuple[PairPlan, Any, list[str], list[int]]] = []  # (row, encoder, texts to encode, their tokens)
+    work: list[tuple[PlanRow, Any, list[str], list[int]]] = []  # (row, encoder, texts to encode, their tokens)
     will_hold: dict[tuple[int, str], set[str]] = {}  # (model, prompt) -> texts in the cache once earlier pairs ran
     plan = Plan(machine=machine)
     for pair in pairs:
-        row = PairPlan(pair.model.name, pair.name, pair.status, reason=pair.reason)
+        row = PlanRow(pair.model.name, pair.name, pair.status, reason=pair.reason)
         plan.pairs.append(row)
         if pair.status not in ("run", "left out"):
+            row.est_seconds = 0.0
             continue
         task_key = json.dumps([pair.name, pair.config, pair.inputs_hash], sort_keys=True, default=str)
+        key: tuple[str, tuple[tuple[str, str], ...]]
         if pair.model.lexical:
             key = (pair.name, ())
             if key not in recordings:
                 recordings[key] = record_task(pair.task, key=task_key)
                 log(f"plan: {pair.name}: {recordings[key].seconds:.1f} s without encoding")
-            row.encode_seconds, row.overhead_seconds = 0.0, recordings[key].seconds
+            row.est_seconds = row.overhead_seconds = recordings[key].seconds
             continue
         encoder = pair.model.get()
         prompts = dict(getattr(getattr(encoder, "model", None), "prompts", None) or {})
@@ -218,17 +197,17 @@ def plan_pairs(pairs: Sequence[Any], *, throughput: Callable[[Any], Any] | None 
             if pair.status == "run":
                 held.update(fresh)
         tokens = token_counts(encoder, missing) if missing else []
-        row.to_encode, row.tokens, row.overhead_seconds = len(missing), sum(tokens), rec.seconds
+        row.tokens, row.overhead_seconds = sum(tokens), rec.seconds
         work.append((row, encoder, missing, tokens))
     _estimate(plan, work, throughput, estimate, calibrate, log)
     plan.seconds = time.perf_counter() - started
     return plan
 
 
-def _estimate(plan: Plan, work: list[tuple[PairPlan, Any, list[str], list[int]]], throughput: Any,
+def _estimate(plan: Plan, work: list[tuple[PlanRow, Any, list[str], list[int]]], throughput: Any,
               estimate: Estimator | None, calibrate: Any, log: Callable[[str], None]) -> None:
-    """Fill each row's ``encode_seconds``: per model its throughput, calibrated on a sample of its own texts."""
-    by_model: dict[int, list[tuple[PairPlan, Any, list[str], list[int]]]] = {}
+    """Fill each row's ``est_seconds``: per model its throughput, calibrated on a sample of its own texts."""
+    by_model: dict[int, list[tuple[PlanRow, Any, list[str], list[int]]]] = {}
     for item in work:
         by_model.setdefault(id(item[1]), []).append(item)
     for items in by_model.values():
@@ -243,7 +222,7 @@ def _estimate(plan: Plan, work: list[tuple[PairPlan, Any, list[str], list[int]]]
             log(f"plan: {row0.model} ({getattr(tp, 'backend', '?')}-{getattr(tp, 'precision', '?')}): "
                 f"{tp.short_per_s:.0f} short texts/s, {tp.long_per_s:.1f} long texts/s on this machine now")
         for row, _, _, tokens in items:
-            row.encode_seconds = None if tp is None or estimate is None else float(estimate(tp, tokens))
+            row.est_seconds = None if tp is None or estimate is None else float(estimate(tp, tokens)) + row.overhead_seconds
 
 
 def _throughput_functions(throughput: Callable[[Any], Any] | None, estimate: Estimator | None,

@@ -7,11 +7,12 @@ time from a fine-tuned folder's ``embedbench.json``, size, the throughput measur
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from embedbench.evalsuite.model_facts import ModelFacts, PlanFile, PlanRow
+from embedbench.evalsuite.model_facts import ModelFacts, PlanFile
 from embedbench.evalsuite.plan import Plan
 from embedbench.models import model_meta
 
@@ -75,10 +76,11 @@ def facts_of(model: Any, throughput: Any = None) -> ModelFacts:
 def plan_file(plan: Plan, actual: dict[tuple[str, str], float]) -> PlanFile:
     """``plan.json`` of a run: each pair's plan with its measured seconds (``actual``, by (model, task))."""
     rows = [
-        PlanRow(model=p.model, task=p.task, status=p.status, texts=p.texts, cached=p.cached, tokens=p.tokens,
-                est_seconds=None if p.est_seconds is None else round(p.est_seconds, 2),
-                actual_seconds=round(actual[(p.model, p.task)], 2) if (p.model, p.task) in actual else None,
-                reason=p.reason)
+        dataclasses.replace(
+            p, est_seconds=None if p.est_seconds is None else round(p.est_seconds, 2),
+            overhead_seconds=round(p.overhead_seconds, 2),
+            actual_seconds=round(actual[(p.model, p.task)], 2) if (p.model, p.task) in actual else None,
+        )
         for p in plan.pairs
     ]
     return PlanFile(rows=rows, machine=plan.machine, created=datetime.now(UTC).isoformat(timespec="seconds"))

@@ -6,6 +6,13 @@ import json
 from pathlib import Path
 
 
+def write_stsb_slice(shared_data: Path, path: Path, *, pairs: int = 40) -> Path:
+    """The header and first ``pairs`` lines of the STS Benchmark test file at ``path`` (real data, tiny-sized)."""
+    lines = (shared_data / "stsbenchmark" / "sts-test.csv").read_text(encoding="utf-8").splitlines()[:pairs]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 def write_scifact_slice(shared_data: Path, beir: Path, *, qrels: int, extra_docs: int) -> Path:
     """A BEIR folder at ``beir`` with the first ``qrels`` SciFact test judgements, their queries, their
     documents and the first ``extra_docs`` corpus documents as distractors (real data, small enough for tiny)."""

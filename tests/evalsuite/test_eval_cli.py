@@ -12,15 +12,14 @@ from typer.testing import CliRunner
 from embedbench.cli import app
 from embedbench.evalsuite.config import load_eval_config
 from embedbench.evalsuite.runner import run_eval
-from tests.helpers import write_scifact_slice
+from tests.helpers import write_scifact_slice, write_stsb_slice
 
 
 @pytest.fixture
 def workspace(tmp_path, shared_data, monkeypatch):
     """A config over a 40-pair STSB slice (used by two tasks) and a 12-query SciFact slice; a fresh cache."""
     monkeypatch.setenv("EMBEDBENCH_EMBEDDINGS", str(tmp_path / "embeddings.sqlite"))
-    lines = (shared_data / "stsbenchmark" / "sts-test.csv").read_text(encoding="utf-8").splitlines()[:40]
-    (tmp_path / "sts.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_stsb_slice(shared_data, tmp_path / "sts.csv")
     write_scifact_slice(shared_data, tmp_path / "beir", qrels=15, extra_docs=40)
     (tmp_path / "bench.toml").write_text(
         """

@@ -16,7 +16,7 @@ from embedbench.evalsuite.model_facts import load_model_facts, load_plan
 from embedbench.evalsuite.plan import RecordingEncoder, duration
 from embedbench.evalsuite.progress import ProgressEncoder
 from embedbench.evalsuite.runner import run_eval
-from tests.helpers import write_scifact_slice
+from tests.helpers import write_scifact_slice, write_stsb_slice
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,7 @@ def workspace(tmp_path, shared_data, monkeypatch):
     """A 30-pair STS Benchmark slice (two tasks read it) and a 10-query SciFact slice; fresh caches."""
     monkeypatch.setenv("EMBEDBENCH_EMBEDDINGS", str(tmp_path / "embeddings.sqlite"))
     monkeypatch.setenv("EMBEDBENCH_CACHE", str(tmp_path / "cache"))
-    lines = (shared_data / "stsbenchmark" / "sts-test.csv").read_text(encoding="utf-8").splitlines()[:30]
-    (tmp_path / "sts.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_stsb_slice(shared_data, tmp_path / "sts.csv", pairs=30)
     write_scifact_slice(shared_data, tmp_path / "beir", qrels=10, extra_docs=30)
     (tmp_path / "bench.toml").write_text(CONFIG.format(extra=""))
     return tmp_path

@@ -15,6 +15,7 @@ from embedbench.evalsuite.config import load_eval_config
 from embedbench.evalsuite.gate import write_expected
 from embedbench.evalsuite.results import ResultsStore
 from embedbench.evalsuite.runner import run_eval
+from tests.helpers import write_stsb_slice
 
 pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,8 +46,7 @@ def user_project(tmp_path_factory, shared_data):
     ``sys.modules`` (its teardown drops modules imported after that, and torch cannot be imported twice).
     """
     root = tmp_path_factory.mktemp("user-project")
-    lines = (shared_data / "stsbenchmark" / "sts-test.csv").read_text(encoding="utf-8").splitlines()[:40]
-    (root / "sts.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_stsb_slice(shared_data, root / "sts.csv")
     (root / "bench.toml").write_text(
         '[eval]\nmodels = ["tiny"]\nbootstrap = 200\n'
         'tasks = [{ name = "stsb-mini", task = "stsb", path = "sts.csv" }]\n'

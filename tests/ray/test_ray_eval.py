@@ -16,7 +16,7 @@ from embedbench.errors import EmbedbenchError
 from embedbench.evalsuite.config import load_eval_config
 from embedbench.evalsuite.fanout import run_pairs
 from embedbench.evalsuite.runner import prepare_run
-from tests.helpers import write_scifact_slice
+from tests.helpers import write_scifact_slice, write_stsb_slice
 
 runner = CliRunner()
 
@@ -24,8 +24,7 @@ runner = CliRunner()
 def write_workspace(folder: Path, shared_data: Path) -> Path:
     """A bench.toml over a 40-pair STS Benchmark slice and a 10-query SciFact slice, tiny and BM25."""
     folder.mkdir(parents=True, exist_ok=True)
-    lines = (shared_data / "stsbenchmark" / "sts-test.csv").read_text(encoding="utf-8").splitlines()[:40]
-    (folder / "sts.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_stsb_slice(shared_data, folder / "sts.csv")
     write_scifact_slice(shared_data, folder / "beir", qrels=10, extra_docs=30)
     (folder / "bench.toml").write_text(
         """
