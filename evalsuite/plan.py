@@ -161,6 +161,7 @@ def plan_pairs(pairs: Sequence[Any], *, throughput: Callable[[Any], Any] | None 
     recordings: dict[tuple[str, tuple[tuple[str, str], ...]], Recording] = {}
     work: list[tuple[PlanRow, Any, list[str], list[int]]] = []  # (row, encoder, texts to encode, their tokens)
     will_hold: dict[tuple[int, str], set[str]] = {}  # (model, prompt) -> texts in the cache once earlier pairs ran
+    left_hold: dict[tuple[int, str], set[str]] = {}  # the same for left-out pairs, as if they ran after the run
     plan = Plan(machine=machine)
     for pair in pairs:
         row = PlanRow(pair.model.name, pair.name, pair.status, reason=pair.reason)
@@ -188,14 +189,14 @@ def plan_pairs(pairs: Sequence[Any], *, throughput: Callable[[Any], Any] | None 
         missing: list[str] = []
         for prompt, texts in rec.asked.items():
             held = will_hold.setdefault((id(encoder), prompt), set())
-            fresh = [t for t in texts if t not in held]
+            left = left_hold.setdefault((id(encoder), prompt), set()) if pair.status == "left out" else set()
+            fresh = [t for t in texts if t not in held and t not in left]
             in_cache = cached_texts(encoder, prompt, fresh)
             new = [t for t in fresh if t not in in_cache]
             row.texts += len(texts)
             row.cached += len(texts) - len(new)
             missing.extend(prompt + t for t in new)
-            if pair.status == "run":
-                held.update(fresh)
+            (held if pair.status == "run" else left).update(fresh)
         tokens = token_counts(encoder, missing) if missing else []
         row.tokens, row.overhead_seconds = sum(tokens), rec.seconds
         work.append((row, encoder, missing, tokens))

@@ -15,7 +15,7 @@ from embedbench.evalsuite.config import load_eval_config
 from embedbench.evalsuite.model_facts import load_model_facts, load_plan
 from embedbench.evalsuite.plan import RecordingEncoder, duration
 from embedbench.evalsuite.progress import ProgressEncoder
-from embedbench.evalsuite.runner import run_eval
+from embedbench.evalsuite.runner import prepare_run, run_eval
 from tests.helpers import write_scifact_slice, write_stsb_slice
 
 
@@ -104,7 +104,7 @@ def run_dim(cfg) -> int:
     return load_encoder("tiny", cache=False, show_progress=False).dim
 
 
-def test_left_out_pairs_are_planned_not_run(workspace, fake_throughput):
+def test_left_out_pairs_are_planned_not_run(workspace, fake_throughput, monkeypatch):
     extra = '[[eval.leave_out]]\nmodel = "tiny"\ntasks = ["scifact-mini"]\nreason = "too slow here"\n'
     (workspace / "bench.toml").write_text(CONFIG.format(extra=extra))
     result = CliRunner().invoke(app, ["eval", "--config", str(workspace / "bench.toml")])
@@ -113,6 +113,15 @@ def test_left_out_pairs_are_planned_not_run(workspace, fake_throughput):
     assert not (workspace / "results" / "tiny" / "scifact-mini.json").exists()
     row = next(r for r in load_plan(workspace / "results").rows if r.task == "scifact-mini" and r.model == "tiny")
     assert row.status == "left out" and row.reason == "too slow here" and row.texts > 0 and row.est_seconds > 0
+
+    monkeypatch.setenv("EMBEDBENCH_EMBEDDINGS", str(workspace / "empty.sqlite"))  # nothing cached yet
+    both = '[[eval.leave_out]]\nmodel = "tiny"\ntasks = ["stsb-mini", "stsb-again"]\n'  # one file, two tasks
+    (workspace / "bench.toml").write_text(CONFIG.format(extra=both))
+    _, pairs = prepare_run(load_eval_config(workspace / "bench.toml"), show_progress=False)
+    plan = {(r.model, r.task): r for r in plan_module.plan_pairs(pairs, log=lambda s: None).pairs}
+    first, again = plan[("tiny", "stsb-mini")], plan[("tiny", "stsb-again")]
+    assert first.status == again.status == "left out" and first.to_encode > 0
+    assert again.to_encode == 0  # the left-out total counts each text once, as if they all ran
 
     bad = '[[eval.leave_out]]\nmodel = "tiny"\ntasks = ["scifact"]\n'
     (workspace / "bench.toml").write_text(CONFIG.format(extra=bad))
