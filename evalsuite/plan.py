@@ -244,10 +244,10 @@ def calibrate_throughput(encoder: Any, tp: Any, texts: list[str], tokens: list[i
     (a shared machine's load changes the speed several-fold), and the cost of a text is not linear in
     its tokens (on torch, all-MiniLM-L6-v2's batches cost the same up to ~12 tokens, then jump 2-3x).
     So the run's own batches are sampled: the texts are sorted by characters and cut into batches as the
-    run does (a batch pads to its longest text), a few batches evenly spaced along that order are timed (without the cache: nothing is stored),
-    and their seconds per text, times the number of texts, is the measured total; each end's rates are
-    scaled by measured total / token-model total, short texts with ``CALIBRATION_BLOCKS`` batches, the
-    long ones (above the probes' midpoint) with one.
+    run does (a batch pads to its longest text); a few batches evenly spaced along that order are timed
+    (without the cache: nothing is stored), and their seconds per text, times the number of texts, is
+    the measured total. Each end's rates are scaled by measured total / token-model total: the short
+    texts with ``CALIBRATION_BLOCKS`` batches, the long ones (above the probes' midpoint) with one.
     """
     batch = max(int(getattr(encoder, "batch_size", 64) or 64), 8)
     mid = (tp.short_tokens + tp.long_tokens) / 2
