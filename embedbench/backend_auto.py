@@ -110,7 +110,11 @@ def _key(fingerprint: str, machine: str) -> str:
 
 def recalled_choice(resolved: ResolvedModel) -> Choice | None:
     """The remembered choice for this model on this machine, if its backend is still installed."""
-    entry = (read_manifest(_store()) or {}).get(_key(resolved.fingerprint, throughput.machine_id()))
+    return _recalled(resolved.fingerprint)
+
+
+def _recalled(fingerprint: str) -> Choice | None:
+    entry = (read_manifest(_store()) or {}).get(_key(fingerprint, throughput.machine_id()))
     if not entry:
         return None
     choice = Choice.from_dict(entry)
@@ -170,11 +174,8 @@ def _base_choice(resolved: ResolvedModel) -> Choice | None:
     fine-tuned version on one backend make the report's throughput comparison like for like. The folder's
     ``embedbench.json`` (written by ``embedbench train``) names the base and its fingerprint.
     """
-    meta = model_meta(resolved.path)
-    base_fp, base_name = meta.get("base_fingerprint"), meta.get("base_model")
-    if not base_fp:
-        return None
-    base = recalled_choice(ResolvedModel(str(base_name or base_fp), resolved.path, str(base_fp)))
+    base_fp = model_meta(resolved.path).get("base_fingerprint")
+    base = _recalled(str(base_fp)) if base_fp else None
     if base is None:
         return None
     return Choice(
